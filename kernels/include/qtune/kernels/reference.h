@@ -1,0 +1,29 @@
+// File: reference.h
+// Plain-loop implementations that define the semantics of every operator
+// (see kernel.h). They are slow on purpose: obviously correct, no blocking.
+#ifndef QTUNE_KERNELS_REFERENCE_H_
+#define QTUNE_KERNELS_REFERENCE_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "qtune/kernels/kernel.h"
+#include "qtune/kernels/op_spec.h"
+
+namespace qtune::kernels {
+
+// Requantises one int32 accumulator: clamp(rne(float(acc) * scale) + zp, lo, hi).
+// float(acc) and the product are IEEE binary32 operations; rne is round to
+// nearest, ties to even. Kernels must reproduce exactly these operations.
+uint8_t Requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi);
+
+// Runs the reference of `op` (int8: u8 in/out; fp32: float in/out).
+// For fp32, `magnitude` (optional, output_elements() floats) receives
+// |bias| + sum |x * w| per output element, which sets the verification
+// tolerance (verify.h).
+absl::Status RunReference(const OpSpec& op, const OpData& data, const void* input, void* output,
+                          float* magnitude = nullptr);
+
+}  // namespace qtune::kernels
+
+#endif  // QTUNE_KERNELS_REFERENCE_H_
