@@ -14,6 +14,9 @@
 
 namespace qtune {
 
+// gRPC metadata key carrying the agent's shared secret (qtune-agent --token).
+inline constexpr char kTokenMetadataKey[] = "x-qtune-token";
+
 proto::OpSpec ToProto(const kernels::OpSpec& op);
 absl::StatusOr<kernels::OpSpec> FromProto(const proto::OpSpec& op);
 

@@ -39,5 +39,5 @@ fi
 port="$(cat "$workdir/port")"
 head -n 1 "$workdir/agent.log"
 
-"$bin/qtune" tune --model resnet18 --agent "127.0.0.1:$port" --db "$db" "$@"
+"$bin/qtune" tune --model resnet18 --agent "127.0.0.1:$port" --db "$db" --nojson "$@"
 echo "results: $db  (try: $bin/qtune db best --db $db)"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -166,26 +167,31 @@ class Parser {
     return Error(absl::StrCat("knob '", k.name, "' has no label \"", label, "\""));
   }
 
-  absl::StatusOr<Operand> ParseOr() {
-    QTUNE_ASSIGN_OR_RETURN(Operand lhs, ParseAnd());
-    while (Accept("||")) {
-      QTUNE_ASSIGN_OR_RETURN(Operand rhs, ParseAnd());
+  using Level = absl::StatusOr<Operand> (Parser::*)();
+
+  // One left-associative binary level: next (op next)*.
+  absl::StatusOr<Operand> ParseBinary(Level next,
+                                      std::initializer_list<std::pair<std::string_view, Expr::Op>> ops) {
+    QTUNE_ASSIGN_OR_RETURN(Operand lhs, (this->*next)());
+    while (true) {
+      const auto match = std::find_if(ops.begin(), ops.end(),
+                                      [&](const auto& op) { return Accept(op.first); });
+      if (match == ops.end()) return lhs;
+      QTUNE_ASSIGN_OR_RETURN(Operand rhs, (this->*next)());
       QTUNE_ASSIGN_OR_RETURN(ExprPtr l, Resolve(std::move(lhs)));
       QTUNE_ASSIGN_OR_RETURN(ExprPtr r, Resolve(std::move(rhs)));
-      lhs = Operand{MakeBinary(Expr::Op::kOr, l, r)};
+      lhs = Operand{MakeBinary(match->second, l, r)};
     }
-    return lhs;
   }
 
-  absl::StatusOr<Operand> ParseAnd() {
-    QTUNE_ASSIGN_OR_RETURN(Operand lhs, ParseCmp());
-    while (Accept("&&")) {
-      QTUNE_ASSIGN_OR_RETURN(Operand rhs, ParseCmp());
-      QTUNE_ASSIGN_OR_RETURN(ExprPtr l, Resolve(std::move(lhs)));
-      QTUNE_ASSIGN_OR_RETURN(ExprPtr r, Resolve(std::move(rhs)));
-      lhs = Operand{MakeBinary(Expr::Op::kAnd, l, r)};
-    }
-    return lhs;
+  absl::StatusOr<Operand> ParseOr() { return ParseBinary(&Parser::ParseAnd, {{"||", Expr::Op::kOr}}); }
+  absl::StatusOr<Operand> ParseAnd() { return ParseBinary(&Parser::ParseCmp, {{"&&", Expr::Op::kAnd}}); }
+  absl::StatusOr<Operand> ParseSum() {
+    return ParseBinary(&Parser::ParseProduct, {{"+", Expr::Op::kAdd}, {"-", Expr::Op::kSub}});
+  }
+  absl::StatusOr<Operand> ParseProduct() {
+    return ParseBinary(&Parser::ParseUnary,
+                       {{"*", Expr::Op::kMul}, {"/", Expr::Op::kDiv}, {"%", Expr::Op::kMod}});
   }
 
   absl::StatusOr<Operand> ParseCmp() {
@@ -214,37 +220,6 @@ class Parser {
         r = rhs.expr;
       }
       return Operand{MakeBinary(op, l, r)};
-    }
-    return lhs;
-  }
-
-  absl::StatusOr<Operand> ParseSum() {
-    QTUNE_ASSIGN_OR_RETURN(Operand lhs, ParseProduct());
-    while (true) {
-      Expr::Op op;
-      if (Accept("+")) op = Expr::Op::kAdd;
-      else if (Accept("-")) op = Expr::Op::kSub;
-      else break;
-      QTUNE_ASSIGN_OR_RETURN(Operand rhs, ParseProduct());
-      QTUNE_ASSIGN_OR_RETURN(ExprPtr l, Resolve(std::move(lhs)));
-      QTUNE_ASSIGN_OR_RETURN(ExprPtr r, Resolve(std::move(rhs)));
-      lhs = Operand{MakeBinary(op, l, r)};
-    }
-    return lhs;
-  }
-
-  absl::StatusOr<Operand> ParseProduct() {
-    QTUNE_ASSIGN_OR_RETURN(Operand lhs, ParseUnary());
-    while (true) {
-      Expr::Op op;
-      if (Accept("*")) op = Expr::Op::kMul;
-      else if (Accept("/")) op = Expr::Op::kDiv;
-      else if (Accept("%")) op = Expr::Op::kMod;
-      else break;
-      QTUNE_ASSIGN_OR_RETURN(Operand rhs, ParseUnary());
-      QTUNE_ASSIGN_OR_RETURN(ExprPtr l, Resolve(std::move(lhs)));
-      QTUNE_ASSIGN_OR_RETURN(ExprPtr r, Resolve(std::move(rhs)));
-      lhs = Operand{MakeBinary(op, l, r)};
     }
     return lhs;
   }

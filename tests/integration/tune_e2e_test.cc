@@ -48,7 +48,7 @@ std::string ReadFile(const fs::path& path) {
 
 // Runs `argv` to completion with stdout/stderr redirected to files in `dir`.
 // Kills it after `timeout`.
-Output Run(const std::vector<std::string>& argv, const fs::path& dir,
+Output RunProcess(const std::vector<std::string>& argv, const fs::path& dir,
            std::chrono::seconds timeout = std::chrono::seconds(240)) {
   static int counter = 0;
   const fs::path out_path = dir / ("out" + std::to_string(counter) + ".txt");
@@ -145,7 +145,7 @@ class TuneEndToEndTest : public ::testing::Test {
 
   Output Qtune(std::vector<std::string> args) {
     args.insert(args.begin(), QTUNE_BINARY);
-    return Run(args, dir_);
+    return RunProcess(args, dir_);
   }
 
   // The names of the two cheapest layers of ResNet18 (read from `qtune tasks`

@@ -1,0 +1,1073 @@
+#include "qtune/db/store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <istream>
+#include <ostream>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "common/json.h"
+#include "db/migrations.h"
+#include "db/record_json.h"
+#include "db/sqlite.h"
+
+namespace qtune::db {
+
+using internal::Connection;
+using json::JsonFields;
+using json::JsonLine;
+using internal::Query;
+using internal::Transaction;
+
+namespace {
+
+// PRAGMA application_id of every qtune database: "qtun" in ASCII.
+constexpr int64_t kApplicationId = 0x7174756e;
+
+constexpr std::array<absl::string_view, 4> kJobStates = {"running", "done", "failed",
+                                                         "cancelled"};
+
+int LatestVersion() { return internal::Migrations().back().version; }
+
+std::string NewUuid() {
+  std::random_device rd;
+  std::array<uint8_t, 16> b;
+  for (size_t i = 0; i < b.size(); i += 4) {
+    uint32_t r = rd();
+    std::memcpy(&b[i], &r, 4);
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  std::string s;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
+    absl::StrAppendFormat(&s, "%02x", b[i]);
+  }
+  return s;
+}
+
+absl::Status Invalid(absl::string_view what, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(what, ": ", why));
+}
+
+// Prefixes the message of a non-OK status, keeping its code.
+absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(prefix, ": ", status.message()));
+}
+
+bool IsStatusName(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Validation of records on the way in (AddTrials, Import).
+
+absl::Status ValidateDevice(const DeviceRecord& d) {
+  if (d.device_key.empty()) return Invalid("device", "empty device_key");
+  if (d.cores < 0) return Invalid(d.device_key, "negative cores");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateWorkload(const WorkloadRecord& w) {
+  if (w.workload_key.empty()) return Invalid("workload", "empty workload_key");
+  if (w.op_kind.empty()) return Invalid(w.workload_key, "empty op_kind");
+  if (w.dtype.empty()) return Invalid(w.workload_key, "empty dtype");
+  if (w.macs < 0) return Invalid(w.workload_key, "negative macs");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateJobState(absl::string_view state) {
+  if (std::find(kJobStates.begin(), kJobStates.end(), state) == kJobStates.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("job state '", state, "' is not one of ",
+                                                   absl::StrJoin(kJobStates, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTask(const TaskRecord& t) {
+  if (t.job_id.empty()) return Invalid("task", "empty job_id");
+  if (t.name.empty()) return Invalid("task", "empty name");
+  if (t.workload_key.empty()) return Invalid(t.name, "empty workload_key");
+  if (t.occurrences < 0) return Invalid(t.name, "negative occurrences");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrial(const TrialRecord& t) {
+  if (t.job_id.empty()) return absl::InvalidArgumentError("empty job_id");
+  if (t.seq < 0) return absl::InvalidArgumentError("negative seq");
+  if (t.device_key.empty()) return absl::InvalidArgumentError("empty device_key");
+  if (t.workload_key.empty()) return absl::InvalidArgumentError("empty workload_key");
+  if (!IsStatusName(t.status)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("status '", t.status, "' is not a TrialStatus name"));
+  }
+  if (t.repeats < 0) return absl::InvalidArgumentError("negative repeats");
+  const std::pair<const char*, double> numbers[] = {
+      {"median_us", t.median_us},   {"min_us", t.min_us},         {"stddev_us", t.stddev_us},
+      {"compile_ms", t.compile_ms}, {"measure_ms", t.measure_ms}};
+  for (const auto& [name, value] : numbers) {
+    if (!std::isfinite(value) || value < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " must be finite and not negative, got ", value));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Row readers: each SELECT below lists its columns in the order its reader
+// expects.
+
+constexpr char kDeviceSelect[] =
+    "SELECT d.device_key, d.arch, d.cpu_name, d.cores, d.info_json, d.first_seen, d.last_seen "
+    "FROM devices d";
+
+DeviceRecord ReadDevice(const Query& q) {
+  DeviceRecord r;
+  r.device_key = q.Text(0);
+  r.arch = q.Text(1);
+  r.cpu_name = q.Text(2);
+  r.cores = static_cast<int32_t>(q.Int(3));
+  r.info_json = q.Text(4);
+  r.first_seen = q.Text(5);
+  r.last_seen = q.Text(6);
+  return r;
+}
+
+constexpr char kWorkloadSelect[] =
+    "SELECT w.workload_key, w.op_kind, w.dtype, w.shape, w.macs FROM workloads w";
+
+WorkloadRecord ReadWorkload(const Query& q) {
+  WorkloadRecord r;
+  r.workload_key = q.Text(0);
+  r.op_kind = q.Text(1);
+  r.dtype = q.Text(2);
+  r.shape = q.Text(3);
+  r.macs = q.Int(4);
+  return r;
+}
+
+constexpr char kJobSelect[] =
+    "SELECT j.job_id, j.model, jd.device_key, j.state, j.args_json, j.created_at, "
+    "j.finished_at FROM jobs j JOIN devices jd ON jd.id = j.device_ref";
+
+JobRecord ReadJob(const Query& q) {
+  JobRecord r;
+  r.job_id = q.Text(0);
+  r.model = q.Text(1);
+  r.device_key = q.Text(2);
+  r.state = q.Text(3);
+  r.args_json = q.Text(4);
+  r.created_at = q.Text(5);
+  r.finished_at = q.Text(6);
+  return r;
+}
+
+constexpr char kTaskSelect[] =
+    "SELECT kj.job_id, k.name, kw.workload_key, k.occurrences FROM tasks k "
+    "JOIN jobs kj ON kj.id = k.job_ref JOIN workloads kw ON kw.id = k.workload_ref";
+
+TaskRecord ReadTask(const Query& q) {
+  TaskRecord r;
+  r.job_id = q.Text(0);
+  r.name = q.Text(1);
+  r.workload_key = q.Text(2);
+  r.occurrences = static_cast<int32_t>(q.Int(3));
+  return r;
+}
+
+constexpr char kTrialSelect[] =
+    "SELECT tj.job_id, t.seq, td.device_key, tw.workload_key, t.task, t.config, "
+    "t.config_json, t.status, t.message, t.kernel, t.median_us, t.min_us, t.stddev_us, "
+    "t.repeats, t.compile_ms, t.measure_ms, t.created_at FROM trials t "
+    "JOIN jobs tj ON tj.id = t.job_ref JOIN devices td ON td.id = t.device_ref "
+    "JOIN workloads tw ON tw.id = t.workload_ref";
+
+TrialRecord ReadTrial(const Query& q) {
+  TrialRecord r;
+  r.job_id = q.Text(0);
+  r.seq = q.Int(1);
+  r.device_key = q.Text(2);
+  r.workload_key = q.Text(3);
+  r.task = q.Text(4);
+  r.config = q.Text(5);
+  r.config_json = q.Text(6);
+  r.status = q.Text(7);
+  r.message = q.Text(8);
+  r.kernel = q.Text(9);
+  r.median_us = q.Double(10);
+  r.min_us = q.Double(11);
+  r.stddev_us = q.Double(12);
+  r.repeats = static_cast<int32_t>(q.Int(13));
+  r.compile_ms = q.Double(14);
+  r.measure_ms = q.Double(15);
+  r.created_at = q.Text(16);
+  return r;
+}
+
+constexpr char kBestSelect[] =
+    "SELECT device_key, workload_key, op_kind, dtype, shape, macs, config, config_json, "
+    "kernel, median_us, min_us, trials, ok_trials, job_id, created_at FROM best";
+
+BestRecord ReadBest(const Query& q) {
+  BestRecord r;
+  r.device_key = q.Text(0);
+  r.workload_key = q.Text(1);
+  r.op_kind = q.Text(2);
+  r.dtype = q.Text(3);
+  r.shape = q.Text(4);
+  r.macs = q.Int(5);
+  r.config = q.Text(6);
+  r.config_json = q.Text(7);
+  r.kernel = q.Text(8);
+  r.median_us = q.Double(9);
+  r.min_us = q.Double(10);
+  r.trials = q.Int(11);
+  r.ok_trials = q.Int(12);
+  r.job_id = q.Text(13);
+  r.created_at = q.Text(14);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Filters as SQL. Each method returns a condition on one table's alias that
+// holds for rows related to every set member of the filter ("1" for an empty
+// filter) and appends the values of its `?` parameters to `binds`, in text
+// order. Subqueries use the aliases xk/xt so as not to shadow the caller's.
+
+class FilterSql {
+ public:
+  explicit FilterSql(const Filter& f) : f_(f) {}
+
+  bool empty() const {
+    return !f_.device_key && !f_.workload_key && !f_.job_id && !f_.dtype;
+  }
+
+  std::string Trials(absl::string_view t) {
+    std::vector<std::string> terms;
+    if (f_.device_key) terms.push_back(absl::StrCat(t, ".device_ref = ", Device()));
+    if (f_.workload_key) terms.push_back(absl::StrCat(t, ".workload_ref = ", Workload()));
+    if (f_.job_id) terms.push_back(absl::StrCat(t, ".job_ref = ", Job()));
+    if (f_.dtype) terms.push_back(absl::StrCat(t, ".workload_ref IN ", Dtype()));
+    return And(terms);
+  }
+
+  std::string Tasks(absl::string_view k) {
+    std::vector<std::string> terms;
+    if (f_.device_key) {
+      terms.push_back(
+          absl::StrCat(k, ".job_ref IN (SELECT id FROM jobs WHERE device_ref = ", Device(), ")"));
+    }
+    if (f_.workload_key) terms.push_back(absl::StrCat(k, ".workload_ref = ", Workload()));
+    if (f_.job_id) terms.push_back(absl::StrCat(k, ".job_ref = ", Job()));
+    if (f_.dtype) terms.push_back(absl::StrCat(k, ".workload_ref IN ", Dtype()));
+    return And(terms);
+  }
+
+  std::string Jobs(absl::string_view j) {
+    std::vector<std::string> terms;
+    if (f_.device_key) terms.push_back(absl::StrCat(j, ".device_ref = ", Device()));
+    if (f_.job_id) terms.push_back(absl::StrCat(j, ".job_id = ", Param(*f_.job_id)));
+    auto in_job = [&](absl::string_view workload_condition_k, absl::string_view cond_t) {
+      return absl::StrCat("(EXISTS (SELECT 1 FROM tasks xk WHERE xk.job_ref = ", j,
+                          ".id AND xk.workload_ref ", workload_condition_k,
+                          ") OR EXISTS (SELECT 1 FROM trials xt WHERE xt.job_ref = ", j,
+                          ".id AND xt.workload_ref ", cond_t, "))");
+    };
+    if (f_.workload_key) {
+      std::string a = absl::StrCat("= ", Workload());
+      std::string b = absl::StrCat("= ", Workload());
+      terms.push_back(in_job(a, b));
+    }
+    if (f_.dtype) {
+      std::string a = absl::StrCat("IN ", Dtype());
+      std::string b = absl::StrCat("IN ", Dtype());
+      terms.push_back(in_job(a, b));
+    }
+    return And(terms);
+  }
+
+  std::string Workloads(absl::string_view w) {
+    std::vector<std::string> terms;
+    if (f_.workload_key) {
+      terms.push_back(absl::StrCat(w, ".workload_key = ", Param(*f_.workload_key)));
+    }
+    if (f_.dtype) terms.push_back(absl::StrCat(w, ".dtype = ", Param(*f_.dtype)));
+    if (f_.device_key) {
+      terms.push_back(absl::StrCat("EXISTS (SELECT 1 FROM trials xt WHERE xt.workload_ref = ", w,
+                                   ".id AND xt.device_ref = ", Device(), ")"));
+    }
+    if (f_.job_id) {
+      std::string a = Job();
+      std::string b = Job();
+      terms.push_back(absl::StrCat("(EXISTS (SELECT 1 FROM tasks xk WHERE xk.workload_ref = ", w,
+                                   ".id AND xk.job_ref = ", a,
+                                   ") OR EXISTS (SELECT 1 FROM trials xt WHERE xt.workload_ref = ",
+                                   w, ".id AND xt.job_ref = ", b, "))"));
+    }
+    return And(terms);
+  }
+
+  std::string Devices(absl::string_view d) {
+    std::vector<std::string> terms;
+    if (f_.device_key) {
+      terms.push_back(absl::StrCat(d, ".device_key = ", Param(*f_.device_key)));
+    }
+    if (f_.job_id) {
+      terms.push_back(absl::StrCat(d, ".id = (SELECT device_ref FROM jobs WHERE job_id = ",
+                                   Param(*f_.job_id), ")"));
+    }
+    if (f_.workload_key) {
+      terms.push_back(absl::StrCat("EXISTS (SELECT 1 FROM trials xt WHERE xt.device_ref = ", d,
+                                   ".id AND xt.workload_ref = ", Workload(), ")"));
+    }
+    if (f_.dtype) {
+      terms.push_back(absl::StrCat("EXISTS (SELECT 1 FROM trials xt WHERE xt.device_ref = ", d,
+                                   ".id AND xt.workload_ref IN ", Dtype(), ")"));
+    }
+    return And(terms);
+  }
+
+  // Conditions on the columns of the `best` view.
+  std::string Best() {
+    std::vector<std::string> terms;
+    auto eq = [&](const char* column, const std::optional<std::string>& value) {
+      if (value) terms.push_back(absl::StrCat(column, " = ", Param(*value)));
+    };
+    eq("device_key", f_.device_key);
+    eq("workload_key", f_.workload_key);
+    eq("job_id", f_.job_id);
+    eq("dtype", f_.dtype);
+    return And(terms);
+  }
+
+  std::vector<std::string> binds;
+
+ private:
+  // A `?` bound to `value`; call in the order the text is assembled.
+  std::string Param(const std::string& value) {
+    binds.push_back(value);
+    return "?";
+  }
+  std::string Device() {
+    return absl::StrCat("(SELECT id FROM devices WHERE device_key = ", Param(*f_.device_key), ")");
+  }
+  std::string Workload() {
+    return absl::StrCat("(SELECT id FROM workloads WHERE workload_key = ", Param(*f_.workload_key),
+                        ")");
+  }
+  std::string Job() {
+    return absl::StrCat("(SELECT id FROM jobs WHERE job_id = ", Param(*f_.job_id), ")");
+  }
+  std::string Dtype() {
+    return absl::StrCat("(SELECT id FROM workloads WHERE dtype = ", Param(*f_.dtype), ")");
+  }
+  static std::string And(const std::vector<std::string>& terms) {
+    if (terms.empty()) return "1";
+    return absl::StrCat("(", absl::StrJoin(terms, " AND "), ")");
+  }
+
+  const Filter& f_;
+};
+
+// Runs `sql` with text parameters `binds` (then `limit` when positive) and
+// calls `fn(query)` for every row.
+template <typename Fn>
+absl::Status ForEachRow(Connection& conn, const std::string& sql,
+                        const std::vector<std::string>& binds, int64_t limit, Fn fn) {
+  QTUNE_ASSIGN_OR_RETURN(Query q, conn.Prepare(sql));
+  for (const std::string& b : binds) q.BindText(b);
+  if (limit > 0) q.BindInt(limit);
+  while (true) {
+    QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return absl::OkStatus();
+    QTUNE_RETURN_IF_ERROR(fn(q));
+  }
+}
+
+template <typename Record, typename Reader>
+absl::StatusOr<std::vector<Record>> Collect(Connection& conn, const std::string& sql,
+                                            const std::vector<std::string>& binds,
+                                            int64_t limit, Reader read) {
+  std::vector<Record> out;
+  QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, binds, limit, [&](const Query& q) {
+    out.push_back(read(q));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Opening and migrating.
+
+struct DbState {
+  int64_t application_id = 0;
+  int64_t objects = 0;  // rows of sqlite_schema
+  int version = 0;      // highest schema_version row, for qtune databases
+  bool uninitialized() const { return application_id == 0 && objects == 0; }
+};
+
+absl::StatusOr<int64_t> ScalarInt(Connection& conn, const std::string& sql) {
+  QTUNE_ASSIGN_OR_RETURN(Query q, conn.Prepare(sql));
+  QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return absl::InternalError(absl::StrCat("no result for: ", sql));
+  return q.Int(0);
+}
+
+absl::StatusOr<DbState> ReadState(Connection& conn) {
+  DbState s;
+  QTUNE_ASSIGN_OR_RETURN(s.application_id, ScalarInt(conn, "PRAGMA application_id"));
+  QTUNE_ASSIGN_OR_RETURN(s.objects, ScalarInt(conn, "SELECT count(*) FROM sqlite_schema"));
+  if (s.application_id == kApplicationId && s.objects > 0) {
+    QTUNE_ASSIGN_OR_RETURN(int64_t v,
+                           ScalarInt(conn, "SELECT coalesce(max(version), 0) FROM schema_version"));
+    s.version = static_cast<int>(v);
+  }
+  return s;
+}
+
+absl::Status NotOurs(const std::string& path, uint32_t application_id) {
+  if (application_id == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not a qtune database (a SQLite database of another program)"));
+  }
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "%s is not a qtune database (SQLite application_id 0x%08x)", path, application_id));
+}
+
+// OK when the file holds a qtune database this build can use, or nothing yet.
+absl::Status CheckState(const std::string& path, const DbState& s) {
+  if (s.uninitialized()) return absl::OkStatus();
+  if (s.application_id != kApplicationId) {
+    return NotOurs(path, static_cast<uint32_t>(s.application_id));
+  }
+  if (s.version > LatestVersion()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " has schema version ", s.version, ", newer than this qtune (",
+                     LatestVersion(), "); use a newer qtune"));
+  }
+  return absl::OkStatus();
+}
+
+// Checks an existing file from its first 100 bytes, without SQLite: a
+// read-only SQLite connection to a WAL database would create -wal and -shm
+// files next to a file we are about to refuse. qtune writes its
+// application_id before switching a new file to WAL, so the main file's
+// header always carries it. Returns true for an empty file.
+absl::StatusOr<bool> CheckHeader(const std::string& path) {
+  std::error_code ec;
+  auto st = std::filesystem::status(path, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat(path, ": ", ec.message()));
+  if (st.type() != std::filesystem::file_type::regular) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat(path, ": cannot read"));
+  unsigned char header[100];
+  in.read(reinterpret_cast<char*>(header), sizeof(header));
+  std::streamsize n = in.gcount();
+  if (n == 0) return true;
+  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with the NUL
+  if (n < static_cast<std::streamsize>(sizeof(header)) ||
+      std::memcmp(header, kMagic, sizeof(kMagic)) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a SQLite database"));
+  }
+  // Big-endian 32-bit application id at offset 68 of the database header.
+  uint32_t id = (uint32_t{header[68]} << 24) | (uint32_t{header[69]} << 16) |
+                (uint32_t{header[70]} << 8) | uint32_t{header[71]};
+  if (id != kApplicationId) return NotOurs(path, id);
+  return false;
+}
+
+// "file:" URI for `path` (percent-encoding what URIs reserve).
+std::string FileUri(const std::string& path) {
+  std::string uri = "file:";
+  for (char c : path) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '/' || c == '.' || c == '-' || c == '_' || c == '~') {
+      uri.push_back(c);
+    } else {
+      absl::StrAppendFormat(&uri, "%%%02X", u);
+    }
+  }
+  return uri;
+}
+
+// A read-only connection for inspecting a qtune file. Without a -wal file
+// every committed transaction is in the main file, and the connection is
+// opened `immutable` so that it creates no -wal/-shm files either.
+absl::StatusOr<std::unique_ptr<Connection>> OpenProbe(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path + "-wal", ec)) {
+    return Connection::Open(path, SQLITE_OPEN_READONLY);
+  }
+  return Connection::Open(FileUri(path) + "?immutable=1", SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+}
+
+// Reads and checks the state of an existing qtune file through `conn`.
+absl::StatusOr<DbState> ProbeState(Connection& conn, const std::string& path) {
+  absl::StatusOr<DbState> state = ReadState(conn);
+  if (!state.ok()) {
+    if (absl::IsUnavailable(state.status())) return state.status();
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is not a usable qtune database (", state.status().message(), ")"));
+  }
+  QTUNE_RETURN_IF_ERROR(CheckState(path, *state));
+  return state;
+}
+
+absl::Status Migrate(Connection& conn, const std::string& path, int* version) {
+  QTUNE_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, Transaction::Kind::kWrite));
+  // Checked again under the write lock: another process may have initialized
+  // the file since the read-only probe.
+  QTUNE_ASSIGN_OR_RETURN(DbState state, ReadState(conn));
+  QTUNE_RETURN_IF_ERROR(CheckState(path, state));
+  if (state.uninitialized()) {
+    QTUNE_RETURN_IF_ERROR(conn.Exec(absl::StrCat("PRAGMA application_id = ", kApplicationId)));
+  }
+  for (const internal::Migration& m : internal::Migrations()) {
+    if (m.version <= state.version) continue;
+    QTUNE_RETURN_IF_ERROR(
+        Annotate(conn.Exec(m.sql), absl::StrFormat("migration %04d_%s", m.version, m.name)));
+    QTUNE_ASSIGN_OR_RETURN(
+        Query q, conn.Prepare("INSERT INTO schema_version (version, name, applied_at) "
+                              "VALUES (?, ?, ?)"));
+    QTUNE_RETURN_IF_ERROR(q.BindInt(m.version).BindText(m.name).BindText(NowTimestamp()).Run());
+  }
+  QTUNE_RETURN_IF_ERROR(txn.Commit());
+  *version = LatestVersion();
+  return absl::OkStatus();
+}
+
+absl::Status CheckMigrationList() {
+  int expected = 1;
+  for (const internal::Migration& m : internal::Migrations()) {
+    if (m.version != expected++) {
+      return absl::InternalError("embedded migrations are not numbered 1, 2, 3, ...");
+    }
+  }
+  return expected > 1 ? absl::OkStatus() : absl::InternalError("no embedded migrations");
+}
+
+}  // namespace
+
+std::string NowTimestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                         static_cast<int>(ms % 1000));
+}
+
+struct Store::Impl {
+  std::string path;
+  bool read_only = false;
+  int schema_version = 0;
+  std::unique_ptr<Connection> conn;
+
+  absl::Status Writable() const {
+    if (read_only) return absl::FailedPreconditionError(absl::StrCat(path, " is open read-only"));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> IdOf(absl::string_view what, const char* sql, const std::string& key) {
+    QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
+    q.BindText(key);
+    QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat(what, " '", key, "' not found"));
+    return q.Int(0);
+  }
+  absl::StatusOr<int64_t> DeviceId(const std::string& key) {
+    return IdOf("device", "SELECT id FROM devices WHERE device_key = ?", key);
+  }
+  absl::StatusOr<int64_t> WorkloadId(const std::string& key) {
+    return IdOf("workload", "SELECT id FROM workloads WHERE workload_key = ?", key);
+  }
+  absl::StatusOr<int64_t> JobId(const std::string& key) {
+    return IdOf("job", "SELECT id FROM jobs WHERE job_id = ?", key);
+  }
+
+  // The INSERT of each table. With `skip_existing`, a row whose natural key
+  // exists is left as it is (Changes() == 0); otherwise devices, workloads
+  // and tasks are updated and jobs and trials fail with ALREADY_EXISTS.
+  absl::Status InsertDevice(const DeviceRecord& d, bool skip_existing) {
+    std::string sql =
+        "INSERT INTO devices (device_key, arch, cpu_name, cores, info_json, first_seen, "
+        "last_seen) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_key) DO ";
+    sql += skip_existing ? "NOTHING"
+                         : "UPDATE SET arch = excluded.arch, cpu_name = excluded.cpu_name, "
+                           "cores = excluded.cores, info_json = excluded.info_json, "
+                           "last_seen = excluded.last_seen";
+    QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
+    return q.BindText(d.device_key)
+        .BindText(d.arch)
+        .BindText(d.cpu_name)
+        .BindInt(d.cores)
+        .BindText(d.info_json)
+        .BindText(d.first_seen)
+        .BindText(d.last_seen)
+        .Run();
+  }
+
+  absl::Status InsertWorkload(const WorkloadRecord& w, bool skip_existing) {
+    std::string sql =
+        "INSERT INTO workloads (workload_key, op_kind, dtype, shape, macs) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workload_key) DO ";
+    sql += skip_existing ? "NOTHING"
+                         : "UPDATE SET op_kind = excluded.op_kind, dtype = excluded.dtype, "
+                           "shape = excluded.shape, macs = excluded.macs";
+    QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
+    return q.BindText(w.workload_key)
+        .BindText(w.op_kind)
+        .BindText(w.dtype)
+        .BindText(w.shape)
+        .BindInt(w.macs)
+        .Run();
+  }
+
+  absl::Status InsertJob(const JobRecord& j, bool skip_existing) {
+    QTUNE_ASSIGN_OR_RETURN(int64_t device, DeviceId(j.device_key));
+    std::string sql =
+        "INSERT INTO jobs (job_id, model, device_ref, state, args_json, created_at, "
+        "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    if (skip_existing) sql += " ON CONFLICT (job_id) DO NOTHING";
+    QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
+    absl::Status s = q.BindText(j.job_id)
+                         .BindText(j.model)
+                         .BindInt(device)
+                         .BindText(j.state)
+                         .BindText(j.args_json)
+                         .BindText(j.created_at)
+                         .BindText(j.finished_at)
+                         .Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(absl::StrCat("job '", j.job_id, "' already exists"));
+    }
+    return s;
+  }
+
+  absl::Status InsertTask(const TaskRecord& t, bool skip_existing) {
+    QTUNE_ASSIGN_OR_RETURN(int64_t job, JobId(t.job_id));
+    QTUNE_ASSIGN_OR_RETURN(int64_t workload, WorkloadId(t.workload_key));
+    std::string sql =
+        "INSERT INTO tasks (job_ref, name, workload_ref, occurrences) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (job_ref, name) DO ";
+    sql += skip_existing ? "NOTHING"
+                         : "UPDATE SET workload_ref = excluded.workload_ref, "
+                           "occurrences = excluded.occurrences";
+    QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
+    return q.BindInt(job).BindText(t.name).BindInt(workload).BindInt(t.occurrences).Run();
+  }
+
+  absl::Status InsertTrial(const TrialRecord& t, bool skip_existing) {
+    QTUNE_ASSIGN_OR_RETURN(int64_t job, JobId(t.job_id));
+    QTUNE_ASSIGN_OR_RETURN(int64_t device, DeviceId(t.device_key));
+    QTUNE_ASSIGN_OR_RETURN(int64_t workload, WorkloadId(t.workload_key));
+    std::string sql =
+        "INSERT INTO trials (job_ref, seq, device_ref, workload_ref, task, config, config_json, "
+        "status, message, kernel, median_us, min_us, stddev_us, repeats, compile_ms, "
+        "measure_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    if (skip_existing) sql += " ON CONFLICT (job_ref, seq) DO NOTHING";
+    QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
+    absl::Status s = q.BindInt(job)
+                         .BindInt(t.seq)
+                         .BindInt(device)
+                         .BindInt(workload)
+                         .BindText(t.task)
+                         .BindText(t.config)
+                         .BindText(t.config_json)
+                         .BindText(t.status)
+                         .BindText(t.message)
+                         .BindText(t.kernel)
+                         .BindDouble(t.median_us)
+                         .BindDouble(t.min_us)
+                         .BindDouble(t.stddev_us)
+                         .BindInt(t.repeats)
+                         .BindDouble(t.compile_ms)
+                         .BindDouble(t.measure_ms)
+                         .BindText(t.created_at.empty() ? NowTimestamp() : t.created_at)
+                         .Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("trial ", t.seq, " of job '", t.job_id, "' already exists"));
+    }
+    return s;
+  }
+
+  // Reads one Export() line into the database; adds to `stats`.
+  absl::Status ImportLine(absl::string_view line, ImportStats& stats) {
+    QTUNE_ASSIGN_OR_RETURN(json::JsonObject object, json::ParseFlatObject(line));
+    JsonFields fields(object);
+    std::string table;
+    QTUNE_RETURN_IF_ERROR(fields.GetString("table", &table, /*required=*/true));
+    int64_t* added = nullptr;
+    if (table == "devices") {
+      DeviceRecord r;
+      QTUNE_RETURN_IF_ERROR(internal::ReadFields(fields, &r));
+      QTUNE_RETURN_IF_ERROR(ValidateDevice(r));
+      if (r.first_seen.empty()) r.first_seen = NowTimestamp();
+      if (r.last_seen.empty()) r.last_seen = r.first_seen;
+      QTUNE_RETURN_IF_ERROR(InsertDevice(r, /*skip_existing=*/true));
+      added = &stats.devices;
+    } else if (table == "workloads") {
+      WorkloadRecord r;
+      QTUNE_RETURN_IF_ERROR(internal::ReadFields(fields, &r));
+      QTUNE_RETURN_IF_ERROR(ValidateWorkload(r));
+      QTUNE_RETURN_IF_ERROR(InsertWorkload(r, /*skip_existing=*/true));
+      added = &stats.workloads;
+    } else if (table == "jobs") {
+      JobRecord r;
+      QTUNE_RETURN_IF_ERROR(internal::ReadFields(fields, &r));
+      QTUNE_RETURN_IF_ERROR(ValidateJobState(r.state));
+      if (r.created_at.empty()) r.created_at = NowTimestamp();
+      QTUNE_RETURN_IF_ERROR(InsertJob(r, /*skip_existing=*/true));
+      added = &stats.jobs;
+    } else if (table == "tasks") {
+      TaskRecord r;
+      QTUNE_RETURN_IF_ERROR(internal::ReadFields(fields, &r));
+      QTUNE_RETURN_IF_ERROR(ValidateTask(r));
+      QTUNE_RETURN_IF_ERROR(InsertTask(r, /*skip_existing=*/true));
+      added = &stats.tasks;
+    } else if (table == "trials") {
+      TrialRecord r;
+      QTUNE_RETURN_IF_ERROR(internal::ReadFields(fields, &r));
+      QTUNE_RETURN_IF_ERROR(ValidateTrial(r));
+      QTUNE_RETURN_IF_ERROR(InsertTrial(r, /*skip_existing=*/true));
+      added = &stats.trials;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown table \"", table, "\" (expected devices, workloads, jobs, tasks or trials)"));
+    }
+    if (conn->Changes() > 0) {
+      ++*added;
+    } else {
+      ++stats.skipped;
+    }
+    return absl::OkStatus();
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+int Store::schema_version() const { return impl_->schema_version; }
+const std::string& Store::path() const { return impl_->path; }
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, Mode mode) {
+  QTUNE_RETURN_IF_ERROR(CheckMigrationList());
+  if (path.empty()) return absl::InvalidArgumentError("empty database path");
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->read_only = mode == Mode::kReadOnly;
+
+  std::error_code ec;
+  bool exists = std::filesystem::exists(path, ec);
+  if (ec) return absl::FailedPreconditionError(absl::StrCat(path, ": ", ec.message()));
+  if (!exists && mode != Mode::kCreateIfMissing) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such database"));
+  }
+
+  bool empty = !exists;
+  if (exists) {
+    QTUNE_ASSIGN_OR_RETURN(empty, CheckHeader(path));
+    if (empty && mode == Mode::kReadOnly) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is an empty file, not a qtune database"));
+    }
+  }
+  if (!empty) {
+    // A qtune file: check its schema version before writing anything.
+    auto probe = OpenProbe(path);
+    if (!probe.ok()) return Annotate(probe.status(), path);
+    QTUNE_ASSIGN_OR_RETURN(DbState state, ProbeState(**probe, path));
+    if (mode == Mode::kReadOnly) {
+      // The store's own connection sees concurrent writers; check again
+      // through it in case the file changed since the probe.
+      auto conn = Connection::Open(path, SQLITE_OPEN_READONLY);
+      if (!conn.ok()) return Annotate(conn.status(), path);
+      QTUNE_ASSIGN_OR_RETURN(state, ProbeState(**conn, path));
+      if (state.version < LatestVersion()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            path, " has schema version ", state.version, "; open it for writing once to ",
+            "upgrade it to version ", LatestVersion()));
+      }
+      impl->schema_version = state.version;
+      impl->conn = std::move(*conn);
+      return std::unique_ptr<Store>(new Store(std::move(impl)));
+    }
+  }
+
+  int flags = SQLITE_OPEN_READWRITE | (exists ? 0 : SQLITE_OPEN_CREATE);
+  auto conn = Connection::Open(path, flags);
+  if (!conn.ok()) return Annotate(conn.status(), path);
+  impl->conn = std::move(*conn);
+  Connection& c = *impl->conn;
+  if (empty) {
+    // Mark the file as qtune's before WAL mode exists, so that the id sits
+    // in the main file's header (see CheckHeader).
+    QTUNE_RETURN_IF_ERROR(c.Exec(absl::StrCat("PRAGMA application_id = ", kApplicationId)));
+  }
+  {
+    QTUNE_ASSIGN_OR_RETURN(Query q, c.Prepare("PRAGMA journal_mode = WAL"));
+    QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row || q.Text(0) != "wal") {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": cannot switch to WAL mode (", row ? q.Text(0) : "", ")"));
+    }
+  }
+  QTUNE_RETURN_IF_ERROR(c.Exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON"));
+  QTUNE_RETURN_IF_ERROR(Migrate(c, path, &impl->schema_version));
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+absl::Status Store::UpsertDevice(const DeviceRecord& device) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  QTUNE_RETURN_IF_ERROR(ValidateDevice(device));
+  DeviceRecord d = device;
+  d.first_seen = d.last_seen = NowTimestamp();
+  return impl_->InsertDevice(d, /*skip_existing=*/false);
+}
+
+absl::Status Store::UpsertWorkload(const WorkloadRecord& workload) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  QTUNE_RETURN_IF_ERROR(ValidateWorkload(workload));
+  return impl_->InsertWorkload(workload, /*skip_existing=*/false);
+}
+
+absl::StatusOr<std::string> Store::CreateJob(const JobRecord& job) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  JobRecord j = job;
+  if (j.job_id.empty()) j.job_id = NewUuid();
+  if (j.state.empty()) j.state = "running";
+  QTUNE_RETURN_IF_ERROR(ValidateJobState(j.state));
+  j.created_at = NowTimestamp();
+  j.finished_at = j.state == "running" ? "" : j.created_at;
+  QTUNE_RETURN_IF_ERROR(impl_->InsertJob(j, /*skip_existing=*/false));
+  return j.job_id;
+}
+
+absl::Status Store::FinishJob(const std::string& job_id, const std::string& state) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  QTUNE_RETURN_IF_ERROR(ValidateJobState(state));
+  if (state == "running") {
+    return absl::InvalidArgumentError("FinishJob needs a final state, not 'running'");
+  }
+  QTUNE_ASSIGN_OR_RETURN(
+      Query q, impl_->conn->Prepare("UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?"));
+  QTUNE_RETURN_IF_ERROR(q.BindText(state).BindText(NowTimestamp()).BindText(job_id).Run());
+  if (impl_->conn->Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("job '", job_id, "' not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::AddTasks(const std::vector<TaskRecord>& tasks) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  for (const TaskRecord& t : tasks) QTUNE_RETURN_IF_ERROR(ValidateTask(t));
+  QTUNE_ASSIGN_OR_RETURN(Transaction txn,
+                         Transaction::Begin(*impl_->conn, Transaction::Kind::kWrite));
+  for (const TaskRecord& t : tasks) {
+    QTUNE_RETURN_IF_ERROR(
+        Annotate(impl_->InsertTask(t, /*skip_existing=*/false), absl::StrCat("task ", t.name)));
+  }
+  return txn.Commit();
+}
+
+absl::Status Store::AddTrials(const std::vector<TrialRecord>& trials) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  auto where = [&](size_t i) {
+    return absl::StrCat("trial #", i, " of the batch (job '", trials[i].job_id, "', seq ",
+                        trials[i].seq, ")");
+  };
+  for (size_t i = 0; i < trials.size(); ++i) {
+    QTUNE_RETURN_IF_ERROR(Annotate(ValidateTrial(trials[i]), where(i)));
+  }
+  if (trials.empty()) return absl::OkStatus();
+  QTUNE_ASSIGN_OR_RETURN(Transaction txn,
+                         Transaction::Begin(*impl_->conn, Transaction::Kind::kWrite));
+  for (size_t i = 0; i < trials.size(); ++i) {
+    QTUNE_RETURN_IF_ERROR(
+        Annotate(impl_->InsertTrial(trials[i], /*skip_existing=*/false), where(i)));
+  }
+  return txn.Commit();
+}
+
+absl::StatusOr<std::vector<DeviceRecord>> Store::Devices() const {
+  return Collect<DeviceRecord>(*impl_->conn, absl::StrCat(kDeviceSelect, " ORDER BY d.device_key"),
+                               {}, 0, ReadDevice);
+}
+
+absl::StatusOr<std::vector<WorkloadRecord>> Store::Workloads(const Filter& filter) const {
+  FilterSql f(filter);
+  std::string sql = absl::StrCat(kWorkloadSelect, " WHERE ", f.Workloads("w"),
+                                 " ORDER BY w.workload_key", filter.limit > 0 ? " LIMIT ?" : "");
+  return Collect<WorkloadRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadWorkload);
+}
+
+absl::StatusOr<std::vector<JobRecord>> Store::Jobs(const Filter& filter) const {
+  FilterSql f(filter);
+  // With a limit: the most recent jobs, still listed oldest first.
+  std::string sql =
+      absl::StrCat(kJobSelect, " WHERE ", f.Jobs("j"),
+                   filter.limit > 0 ? " ORDER BY j.created_at DESC, j.job_id DESC LIMIT ?"
+                                    : " ORDER BY j.created_at, j.job_id");
+  QTUNE_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs,
+                         Collect<JobRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadJob));
+  if (filter.limit > 0) std::reverse(jobs.begin(), jobs.end());
+  return jobs;
+}
+
+absl::StatusOr<std::vector<TaskRecord>> Store::Tasks(const Filter& filter) const {
+  FilterSql f(filter);
+  std::string sql =
+      absl::StrCat(kTaskSelect, " WHERE ", f.Tasks("k"), " ORDER BY kj.created_at, kj.job_id, k.id",
+                   filter.limit > 0 ? " LIMIT ?" : "");
+  return Collect<TaskRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadTask);
+}
+
+absl::StatusOr<std::vector<TrialRecord>> Store::History(const Filter& filter) const {
+  FilterSql f(filter);
+  // With a limit: the most recent trials, still listed in insertion order.
+  std::string sql =
+      absl::StrCat(kTrialSelect, " WHERE ", f.Trials("t"),
+                   filter.limit > 0 ? " ORDER BY t.id DESC LIMIT ?" : " ORDER BY t.id");
+  QTUNE_ASSIGN_OR_RETURN(std::vector<TrialRecord> trials,
+                         Collect<TrialRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadTrial));
+  if (filter.limit > 0) std::reverse(trials.begin(), trials.end());
+  return trials;
+}
+
+absl::StatusOr<std::vector<BestRecord>> Store::Best(const Filter& filter) const {
+  FilterSql f(filter);
+  std::string sql = absl::StrCat(kBestSelect, " WHERE ", f.Best(),
+                                 " ORDER BY device_key, median_us, workload_key",
+                                 filter.limit > 0 ? " LIMIT ?" : "");
+  return Collect<BestRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadBest);
+}
+
+absl::Status Store::Export(std::ostream& out, const Filter& filter) const {
+  Connection& conn = *impl_->conn;
+  // One read transaction: every table is read from the same snapshot.
+  QTUNE_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(conn, Transaction::Kind::kRead));
+
+  // A filter selects the trials, tasks and jobs related to it; the export
+  // then holds those plus every row they reference, so that it imports on
+  // its own. Without a filter every row is exported.
+  const bool all = FilterSql(filter).empty();
+  auto selection = [&](FilterSql& f) {
+    std::string trials = f.Trials("t");
+    std::string tasks = f.Tasks("k");
+    std::string jobs = f.Jobs("j");
+    return absl::StrCat(
+        "WITH sel_trials AS (SELECT id, job_ref, device_ref, workload_ref FROM trials t WHERE ",
+        trials, "), sel_tasks AS (SELECT id, job_ref, workload_ref FROM tasks k WHERE ", tasks,
+        "), sel_jobs AS (SELECT id, device_ref FROM jobs j WHERE ", jobs,
+        " OR id IN (SELECT job_ref FROM sel_trials) OR id IN (SELECT job_ref FROM sel_tasks)) ");
+  };
+
+  auto write = [&out](absl::string_view table, const auto& record) {
+    JsonLine line;
+    line.Str("table", table);
+    internal::AddFields(line, record);
+    out << std::move(line).Finish() << '\n';
+    return out ? absl::OkStatus() : absl::DataLossError("export: write failed");
+  };
+
+  {
+    FilterSql f(filter);
+    std::string sql = absl::StrCat(kDeviceSelect, " ORDER BY d.device_key");
+    if (!all) {
+      std::string with = selection(f);  // binds in text order: WITH first
+      std::string match = f.Devices("d");
+      sql = absl::StrCat(with, kDeviceSelect, " WHERE ", match,
+                         " OR d.id IN (SELECT device_ref FROM sel_jobs)"
+                         " OR d.id IN (SELECT device_ref FROM sel_trials)"
+                         " ORDER BY d.device_key");
+    }
+    QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, f.binds, 0, [&](const Query& q) {
+      return write("devices", ReadDevice(q));
+    }));
+  }
+  {
+    FilterSql f(filter);
+    std::string sql = absl::StrCat(kWorkloadSelect, " ORDER BY w.workload_key");
+    if (!all) {
+      std::string with = selection(f);
+      std::string match = f.Workloads("w");
+      sql = absl::StrCat(with, kWorkloadSelect, " WHERE ", match,
+                         " OR w.id IN (SELECT workload_ref FROM sel_trials)"
+                         " OR w.id IN (SELECT workload_ref FROM sel_tasks)"
+                         " ORDER BY w.workload_key");
+    }
+    QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, f.binds, 0, [&](const Query& q) {
+      return write("workloads", ReadWorkload(q));
+    }));
+  }
+  {
+    FilterSql f(filter);
+    std::string sql = absl::StrCat(all ? "" : selection(f), kJobSelect,
+                                   all ? "" : " WHERE j.id IN (SELECT id FROM sel_jobs)",
+                                   " ORDER BY j.created_at, j.job_id");
+    QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, f.binds, 0, [&](const Query& q) {
+      return write("jobs", ReadJob(q));
+    }));
+  }
+  {
+    FilterSql f(filter);
+    std::string sql = absl::StrCat(kTaskSelect, " WHERE ", f.Tasks("k"),
+                                   " ORDER BY kj.created_at, kj.job_id, k.id");
+    QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, f.binds, 0, [&](const Query& q) {
+      return write("tasks", ReadTask(q));
+    }));
+  }
+  {
+    FilterSql f(filter);
+    std::string sql = absl::StrCat(kTrialSelect, " WHERE ", f.Trials("t"),
+                                   " ORDER BY tj.created_at, tj.job_id, t.seq");
+    QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, f.binds, 0, [&](const Query& q) {
+      return write("trials", ReadTrial(q));
+    }));
+  }
+  out.flush();
+  if (!out) return absl::DataLossError("export: write failed");
+  return txn.Commit();
+}
+
+absl::StatusOr<ImportStats> Store::Import(std::istream& in) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  QTUNE_ASSIGN_OR_RETURN(Transaction txn,
+                         Transaction::Begin(*impl_->conn, Transaction::Kind::kWrite));
+  ImportStats stats;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    QTUNE_RETURN_IF_ERROR(
+        Annotate(impl_->ImportLine(line, stats), absl::StrCat("import line ", number)));
+  }
+  if (in.bad()) return absl::DataLossError("import: read failed");
+  QTUNE_RETURN_IF_ERROR(txn.Commit());
+  return stats;
+}
+
+}  // namespace qtune::db

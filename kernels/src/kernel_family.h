@@ -1,0 +1,79 @@
+// File: kernel_family.h (internal)
+// A kernel family is one path/algorithm of the library (e.g. the portable
+// direct convolution, or a JIT generator for one ISA). The registry
+// (registry.cc) asks every family, in order, whether it supports an operator
+// on a target, merges the spaces of those that do, and routes CreateKernel()
+// to the family a config selects.
+//
+// Adding a family: implement KernelFamily, add its factory to the list in
+// registry.cc (best first), and, if it needs a CPU feature, report it from
+// Available().
+#ifndef QTUNE_KERNELS_SRC_KERNEL_FAMILY_H_
+#define QTUNE_KERNELS_SRC_KERNEL_FAMILY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "qtune/kernels/config_space.h"
+#include "qtune/kernels/kernel.h"
+#include "qtune/kernels/op_spec.h"
+
+namespace qtune::kernels::internal {
+
+// The ingredients of a ConfigSpace, before ConfigSpace::Create().
+struct SpaceSpec {
+  std::vector<Knob> knobs;
+  std::vector<std::string> constraints;
+  Config default_config;
+};
+
+// Thread-safety: families are immutable singletons; every method may be
+// called concurrently.
+class KernelFamily {
+ public:
+  virtual ~KernelFamily() = default;
+
+  // Unique identifier, also the label of the `kernel` knob when several
+  // families apply (e.g. "generic_direct").
+  virtual std::string_view name() const = 0;
+  // The kernel path it belongs to (Target::paths), e.g. "generic".
+  virtual std::string_view path() const = 0;
+  // Whether this build and CPU can run it.
+  virtual bool Available() const = 0;
+
+  // OK, or UNIMPLEMENTED with a one-line reason, for a valid `op`.
+  virtual absl::Status Supports(const OpSpec& op, const Target& target) const = 0;
+  // The family's own knobs for a supported `op`.
+  virtual absl::StatusOr<SpaceSpec> Space(const OpSpec& op, const Target& target) const = 0;
+  // Builds a kernel. `config` holds exactly the family's knobs and is valid in
+  // its space; `data` has been validated against `op`.
+  virtual absl::StatusOr<std::unique_ptr<Kernel>> Create(const OpSpec& op, const Config& config,
+                                                         const OpData& data,
+                                                         const Target& target) const = 0;
+};
+
+// Every family compiled into this build, best first.
+const std::vector<const KernelFamily*>& AllFamilies();
+
+// Name of the categorical knob that selects the family when several apply.
+inline constexpr std::string_view kFamilyKnob = "kernel";
+
+struct FamilySpace {
+  const KernelFamily* family;
+  SpaceSpec spec;
+};
+
+// One family: its own space. Several: the union of their knobs plus the
+// categorical `kernel` knob (labels = family names, in the given order); each
+// family's constraints apply when it is selected, and the knobs it lacks are
+// pinned to their default so that every (family, own knobs) combination
+// appears exactly once. INTERNAL when families disagree on a shared knob.
+absl::StatusOr<SpaceSpec> MergeSpaces(const std::vector<FamilySpace>& families);
+
+}  // namespace qtune::kernels::internal
+
+#endif  // QTUNE_KERNELS_SRC_KERNEL_FAMILY_H_

@@ -1,0 +1,431 @@
+// The tuning loop against an in-process fake device and a real database.
+#include "tuner/tuner.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "qtune/db/store.h"
+#include "tuner/report.h"
+
+namespace qtune::tuner {
+namespace {
+
+using kernels::Config;
+using kernels::ConfigSpace;
+using kernels::DType;
+using testing::HasSubstr;
+
+// A device with an 8-config space per op. Latency depends on the config and
+// the dtype (int8 is 4x faster); tile=8,unroll=2 gives a wrong output.
+class FakeRunner : public Runner {
+ public:
+  absl::StatusOr<proto::DeviceInfo> GetDeviceInfo() override {
+    proto::DeviceInfo info;
+    info.set_device_key("fake/test/1c");
+    info.set_arch("x86_64");
+    info.set_cpu_name("fake cpu");
+    info.set_cores(1);
+    return info;
+  }
+
+  absl::StatusOr<ConfigSpace> DescribeSpace(const kernels::OpSpec& op) override {
+    ++describe_calls;
+    if (op.kind == kernels::OpKind::kDense && dense_unimplemented) {
+      return absl::UnimplementedError("no dense kernel on this device");
+    }
+    return ConfigSpace::Create({{"tile", {1, 2, 4, 8}, {}, ""}, {"unroll", {1, 2}, {}, ""}}, {},
+                               {{"tile", 1}, {"unroll", 1}});
+  }
+
+  static double LatencyUs(const kernels::OpSpec& op, const Config& c) {
+    const double fp32 = 1000.0 / c.at("tile") + 10.0 * c.at("unroll");
+    return op.dtype == DType::kInt8 ? fp32 / 4 : fp32;
+  }
+
+  absl::Status RunTrials(const kernels::OpSpec& op, const std::vector<Config>& configs,
+                         const proto::MeasureOptions& options,
+                         const std::function<void(const proto::TrialResult&)>& on_result) override {
+    ++run_calls;
+    last_options = options;
+    // Completion order differs from request order.
+    for (size_t j = configs.size(); j-- > 0;) {
+      if (lose_device_after >= 0 && delivered >= lose_device_after) {
+        return absl::UnavailableError("connection reset");
+      }
+      if (skip_index == static_cast<int>(j)) continue;
+      const Config& c = configs[j];
+      proto::TrialResult r;
+      r.set_index(static_cast<int>(j));
+      r.set_kernel_name(absl::StrCat("fake_tile", c.at("tile")));
+      if (c.at("tile") == 8 && c.at("unroll") == 2) {
+        r.set_status(proto::WRONG_OUTPUT);
+        r.set_message("3 elements differ");
+      } else {
+        r.set_status(proto::OK);
+        r.set_median_us(LatencyUs(op, c));
+        r.set_min_us(LatencyUs(op, c) * 0.9);
+        r.set_repeats(3);
+        r.set_measure_ms(2.5);
+      }
+      on_result(r);
+      ++delivered;
+      if (cancel_after_first != nullptr) cancel_after_first->store(true);
+    }
+    return absl::OkStatus();
+  }
+
+  bool dense_unimplemented = false;
+  int lose_device_after = -1;   // deliver this many results in total, then fail
+  int skip_index = -1;          // never answer this config position
+  std::atomic<bool>* cancel_after_first = nullptr;
+  int delivered = 0;
+  int describe_calls = 0;
+  int run_calls = 0;
+  proto::MeasureOptions last_options;
+};
+
+class CountingObserver : public TuneObserver {
+ public:
+  void OnJobStart(const TuneReport&, size_t n) override { tasks = n; }
+  void OnTaskStart(size_t, const TaskOutcome&) override { ++started; }
+  void OnTrial(size_t, const TaskOutcome&, const db::TrialRecord& t) override {
+    ++trials;
+    EXPECT_FALSE(t.config.empty());
+  }
+  void OnBatch(size_t, const TaskOutcome&, int64_t n) override {
+    ++batches;
+    batch_trials += n;
+  }
+  void OnTaskEnd(size_t, const TaskOutcome&) override { ++ended; }
+  size_t tasks = 0;
+  int started = 0, ended = 0, trials = 0, batches = 0;
+  int64_t batch_trials = 0;
+};
+
+class TunerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = absl::StrCat(testing::TempDir(), "/tuner_test_", getpid(), "_",
+                         testing::UnitTest::GetInstance()->current_test_info()->name(), ".db");
+    std::remove(path_.c_str());
+    absl::StatusOr<std::unique_ptr<db::Store>> store = db::Store::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+  void TearDown() override {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path_ + suffix).c_str());
+  }
+
+  static std::vector<Task> Tasks(const std::vector<std::string>& layers,
+                                 std::vector<DType> dtypes = {DType::kInt8, DType::kFp32}) {
+    absl::StatusOr<std::vector<Task>> tasks = ExtractTasks(**FindModel("resnet18"), dtypes, layers);
+    EXPECT_TRUE(tasks.ok()) << tasks.status();
+    return *tasks;
+  }
+
+  static TuneOptions Options(int trials, int batch) {
+    TuneOptions o;
+    o.model = "resnet18";
+    o.trials_per_task = trials;
+    o.batch_size = batch;
+    o.args_json = "{\"test\":true}";
+    return o;
+  }
+
+  db::JobRecord Job(const std::string& job_id) {
+    db::Filter f;
+    f.job_id = job_id;
+    absl::StatusOr<std::vector<db::JobRecord>> jobs = store_->Jobs(f);
+    EXPECT_TRUE(jobs.ok()) << jobs.status();
+    EXPECT_EQ(jobs->size(), 1u);
+    return jobs->empty() ? db::JobRecord() : jobs->front();
+  }
+
+  std::vector<db::TrialRecord> Trials(const std::string& job_id) {
+    db::Filter f;
+    f.job_id = job_id;
+    absl::StatusOr<std::vector<db::TrialRecord>> trials = store_->History(f);
+    EXPECT_TRUE(trials.ok()) << trials.status();
+    return *trials;
+  }
+
+  std::string path_;
+  std::unique_ptr<db::Store> store_;
+  FakeRunner runner_;
+};
+
+TEST_F(TunerTest, TunesEveryTaskAndRecordsEverything) {
+  const std::vector<Task> tasks = Tasks({"layer4.0.downsample", "fc"});
+  ASSERT_EQ(tasks.size(), 4u);
+  CountingObserver observer;
+  TuneReport report;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(5, 2), &observer, &report).ok());
+
+  EXPECT_EQ(report.state, "done");
+  EXPECT_EQ(report.device_key, "fake/test/1c");
+  EXPECT_EQ(report.trials, 20);
+  ASSERT_EQ(report.tasks.size(), 4u);
+  for (const TaskOutcome& t : report.tasks) {
+    EXPECT_TRUE(t.status.ok());
+    EXPECT_EQ(t.trials, 5);
+    EXPECT_EQ(t.space_size, 8u);
+    EXPECT_EQ(t.workload_key, kernels::CanonicalKey(t.task.op));
+    ASSERT_TRUE(t.best.has_value());
+    EXPECT_FALSE(t.best->from_history);
+    EXPECT_EQ(t.best->job_id, report.job_id);
+  }
+  EXPECT_DOUBLE_EQ(report.measure_s, report.tasks[0].ok_trials * 0.0025 +
+                                         report.tasks[1].ok_trials * 0.0025 +
+                                         report.tasks[2].ok_trials * 0.0025 +
+                                         report.tasks[3].ok_trials * 0.0025);
+  EXPECT_GE(report.wall_s, 0);
+  EXPECT_NEAR(report.overhead_ms_per_trial,
+              (report.wall_s - report.measure_s) * 1000 / report.trials, 1e-9);
+
+  EXPECT_EQ(observer.tasks, 4u);
+  EXPECT_EQ(observer.started, 4);
+  EXPECT_EQ(observer.ended, 4);
+  EXPECT_EQ(observer.trials, 20);
+  EXPECT_EQ(observer.batch_trials, 20);
+  EXPECT_EQ(observer.batches, 12);  // 2 + 2 + 1 per task
+  EXPECT_EQ(runner_.run_calls, 12);
+  EXPECT_EQ(runner_.last_options.min_repeat_ms(), DefaultMeasureOptions().min_repeat_ms());
+
+  // The database: job, tasks, device, workloads, every trial with its seq.
+  db::JobRecord job = Job(report.job_id);
+  EXPECT_EQ(job.state, "done");
+  EXPECT_EQ(job.model, "resnet18");
+  EXPECT_EQ(job.device_key, "fake/test/1c");
+  EXPECT_EQ(job.args_json, "{\"test\":true}");
+  EXPECT_FALSE(job.finished_at.empty());
+  db::Filter f;
+  f.job_id = report.job_id;
+  absl::StatusOr<std::vector<db::TaskRecord>> task_records = store_->Tasks(f);
+  ASSERT_TRUE(task_records.ok()) << task_records.status();
+  ASSERT_EQ(task_records->size(), 4u);
+  absl::StatusOr<std::vector<db::DeviceRecord>> devices = store_->Devices();
+  ASSERT_TRUE(devices.ok());
+  ASSERT_EQ(devices->size(), 1u);
+  EXPECT_EQ(devices->front().cores, 1);
+  absl::StatusOr<std::vector<db::WorkloadRecord>> workloads = store_->Workloads();
+  ASSERT_TRUE(workloads.ok());
+  EXPECT_EQ(workloads->size(), 4u);
+
+  std::vector<db::TrialRecord> trials = Trials(report.job_id);
+  ASSERT_EQ(trials.size(), 20u);
+  std::set<int64_t> seqs;
+  std::map<std::string, std::set<std::string>> configs_by_task;
+  for (const db::TrialRecord& t : trials) {
+    seqs.insert(t.seq);
+    EXPECT_TRUE(configs_by_task[t.task].insert(t.config).second) << "repeated " << t.config;
+    EXPECT_EQ(t.device_key, "fake/test/1c");
+    EXPECT_THAT(t.config, testing::MatchesRegex("tile=[0-9]+,unroll=[0-9]+"));
+    EXPECT_THAT(t.config_json, testing::MatchesRegex("\\{\"tile\":[0-9]+,\"unroll\":[0-9]+\\}"));
+    if (t.status == "OK") {
+      EXPECT_GT(t.median_us, 0);
+      EXPECT_EQ(t.message, "");
+    } else {
+      EXPECT_EQ(t.status, "WRONG_OUTPUT");
+      EXPECT_EQ(t.message, "3 elements differ");
+    }
+  }
+  EXPECT_EQ(seqs.size(), 20u);
+  EXPECT_EQ(*seqs.begin(), 1);
+  EXPECT_EQ(*seqs.rbegin(), 20);
+
+  // The reported best is the fastest OK trial of the task.
+  for (const TaskOutcome& t : report.tasks) {
+    double best = 1e300;
+    for (const db::TrialRecord& r : trials) {
+      if (r.task == t.task.name && r.status == "OK") best = std::min(best, r.median_us);
+    }
+    EXPECT_DOUBLE_EQ(t.best->median_us, best) << t.task.name;
+  }
+}
+
+TEST_F(TunerTest, StopsWhenTheSpaceIsExhausted) {
+  TuneReport report;
+  ASSERT_TRUE(Tune(runner_, *store_, Tasks({"fc"}, {DType::kInt8}), Options(100, 3), nullptr,
+                   &report)
+                  .ok());
+  ASSERT_EQ(report.tasks.size(), 1u);
+  EXPECT_EQ(report.tasks[0].trials, 8);
+  EXPECT_EQ(report.tasks[0].ok_trials, 7);
+  // Best of the whole space: tile=8, unroll=1 (tile=8, unroll=2 is wrong).
+  EXPECT_EQ(report.tasks[0].best->config, "tile=8,unroll=1");
+  EXPECT_EQ(report.tasks[0].best->kernel, "fake_tile8");
+}
+
+TEST_F(TunerTest, LaterJobsSkipConfigsMeasuredBefore) {
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kFp32});
+  TuneReport first, second, third;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(5, 8), nullptr, &first).ok());
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(5, 8), nullptr, &second).ok());
+  EXPECT_EQ(second.tasks[0].trials, 3);  // what the first job left of the 8
+  EXPECT_EQ(second.tasks[0].history_trials, 5);
+  std::set<std::string> configs;
+  for (const auto* job : {&first, &second}) {
+    for (const db::TrialRecord& t : Trials(job->job_id)) {
+      EXPECT_TRUE(configs.insert(t.config).second) << t.config;
+    }
+  }
+  EXPECT_EQ(configs.size(), 8u);
+
+  // Nothing left: no trial, the best comes from history.
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(5, 8), nullptr, &third).ok());
+  EXPECT_EQ(third.tasks[0].trials, 0);
+  ASSERT_TRUE(third.tasks[0].best.has_value());
+  EXPECT_TRUE(third.tasks[0].best->from_history);
+  EXPECT_EQ(third.tasks[0].best->config, "tile=8,unroll=1");
+  EXPECT_NE(third.tasks[0].best->job_id, third.job_id);
+
+  // Without history the space is measured again.
+  TuneOptions fresh = Options(5, 8);
+  fresh.use_history = false;
+  TuneReport fourth;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, fresh, nullptr, &fourth).ok());
+  EXPECT_EQ(fourth.tasks[0].trials, 5);
+  EXPECT_EQ(fourth.tasks[0].history_trials, 0);
+}
+
+TEST_F(TunerTest, LostDeviceFailsTheJobAndKeepsDeliveredTrials) {
+  runner_.lose_device_after = 3;
+  TuneReport report;
+  absl::Status status =
+      Tune(runner_, *store_, Tasks({"fc"}, {DType::kInt8}), Options(10, 2), nullptr, &report);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(report.state, "failed");
+  EXPECT_EQ(report.trials, 3);
+  EXPECT_EQ(Job(report.job_id).state, "failed");
+  EXPECT_EQ(Trials(report.job_id).size(), 3u);
+}
+
+TEST_F(TunerTest, UndescribableTaskFailsTheJobAfterTheOthers) {
+  runner_.dense_unimplemented = true;
+  TuneReport report;
+  absl::Status status = Tune(runner_, *store_, Tasks({"fc", "layer4.0.downsample"}, {DType::kInt8}),
+                             Options(2, 2), nullptr, &report);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(status.message(), HasSubstr("1 of 2 tasks could not be tuned; fc/int8"));
+  EXPECT_THAT(status.message(), HasSubstr("no dense kernel"));
+  ASSERT_EQ(report.tasks.size(), 2u);  // model order: the downsample, then fc
+  EXPECT_TRUE(report.tasks[0].status.ok());
+  EXPECT_EQ(report.tasks[0].trials, 2);
+  EXPECT_EQ(report.tasks[1].status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(report.tasks[1].trials, 0);
+  EXPECT_EQ(Job(report.job_id).state, "failed");
+}
+
+TEST_F(TunerTest, MissingResultIsRecorded) {
+  runner_.skip_index = 0;
+  TuneReport report;
+  ASSERT_TRUE(
+      Tune(runner_, *store_, Tasks({"fc"}, {DType::kInt8}), Options(2, 2), nullptr, &report).ok());
+  std::vector<db::TrialRecord> trials = Trials(report.job_id);
+  ASSERT_EQ(trials.size(), 2u);
+  int internal = 0;
+  for (const db::TrialRecord& t : trials) {
+    if (t.status == "INTERNAL") {
+      ++internal;
+      EXPECT_THAT(t.message, HasSubstr("no result"));
+    }
+  }
+  EXPECT_EQ(internal, 1);
+}
+
+TEST_F(TunerTest, CancelStopsAfterTheBatch) {
+  std::atomic<bool> cancel{false};
+  runner_.cancel_after_first = &cancel;
+  TuneOptions options = Options(8, 2);
+  options.cancel = &cancel;
+  TuneReport report;
+  absl::Status status =
+      Tune(runner_, *store_, Tasks({"fc"}), options, nullptr, &report);
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(report.state, "cancelled");
+  EXPECT_EQ(report.trials, 2);
+  EXPECT_EQ(Job(report.job_id).state, "cancelled");
+}
+
+TEST_F(TunerTest, TimeBudgetLeavesOneBatchPerTask) {
+  TuneOptions options = Options(8, 2);
+  options.time_budget = absl::Nanoseconds(1);
+  TuneReport report;
+  ASSERT_TRUE(Tune(runner_, *store_, Tasks({"fc", "layer4.0.downsample"}), options, nullptr,
+                   &report)
+                  .ok());
+  for (const TaskOutcome& t : report.tasks) EXPECT_EQ(t.trials, 2) << t.task.name;
+}
+
+TEST_F(TunerTest, RejectsBadOptionsBeforeCreatingAJob) {
+  TuneReport report;
+  TuneOptions options = Options(4, 2);
+  options.strategy = "nope";
+  EXPECT_EQ(Tune(runner_, *store_, Tasks({"fc"}), options, nullptr, &report).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(report.job_id.empty());
+  absl::StatusOr<std::vector<db::JobRecord>> jobs = store_->Jobs();
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_TRUE(jobs->empty());
+}
+
+TEST_F(TunerTest, TableHasSpeedupsAndWeightedTotals) {
+  TuneReport report;
+  ASSERT_TRUE(Tune(runner_, *store_, Tasks({"layer1.0-1.conv1", "fc"}), Options(8, 8), nullptr,
+                   &report)
+                  .ok());
+  Table table = BuildTable(report);
+  ASSERT_EQ(table.rows.size(), 4u);
+  // The fake's int8 is 4x faster than its fp32 on every config.
+  for (const TableRow& row : table.rows) {
+    ASSERT_TRUE(row.gops.has_value());
+    const TaskOutcome& t = *row.task;
+    EXPECT_DOUBLE_EQ(*row.gops, 2.0 * t.task.op.macs() / (t.best->median_us * 1e3));
+    if (t.task.dtype == DType::kInt8) {
+      ASSERT_TRUE(row.int8_speedup.has_value());
+      EXPECT_DOUBLE_EQ(*row.int8_speedup, 4.0);
+    } else {
+      EXPECT_FALSE(row.int8_speedup.has_value());
+    }
+  }
+  ASSERT_EQ(table.totals.size(), 2u);
+  EXPECT_EQ(table.totals[0].dtype, "int8");
+  // layer1.0-1.conv1 occurs twice, fc once; the best fp32 latency is 135 us.
+  EXPECT_DOUBLE_EQ(table.totals[1].weighted_us, 3 * 135.0);
+  EXPECT_DOUBLE_EQ(table.totals[0].weighted_us, 3 * 135.0 / 4);
+  ASSERT_TRUE(table.int8_speedup.has_value());
+  EXPECT_DOUBLE_EQ(*table.int8_speedup, 4.0);
+
+  std::ostringstream text, json;
+  PrintTable(table, text);
+  EXPECT_THAT(text.str(), HasSubstr("layer1.0-1.conv1"));
+  EXPECT_THAT(text.str(), HasSubstr("4.00x"));
+  PrintTableJson(table, json);
+  PrintSummaryJson(report, path_, json);
+  std::string line;
+  int rows = 0, lines = 0;
+  std::istringstream in(json.str());
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_EQ(line.front(), '{');
+    EXPECT_EQ(line.back(), '}');
+    if (line.find("\"event\":\"row\"") != std::string::npos) ++rows;
+  }
+  EXPECT_EQ(rows, 4);
+  EXPECT_EQ(lines, 4 + 3 + 1);  // rows, totals (int8, fp32, speedup), summary
+  EXPECT_THAT(json.str(), HasSubstr("\"overhead_ms_per_trial\":"));
+}
+
+}  // namespace
+}  // namespace qtune::tuner

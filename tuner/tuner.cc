@@ -1,0 +1,325 @@
+#include "tuner/tuner.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/json.h"
+#include "proto/convert.h"
+#include "qtune/kernels/config_space.h"
+#include "tuner/search_strategy.h"
+
+namespace qtune::tuner {
+namespace {
+
+using json::JsonLine;
+
+using kernels::Config;
+using kernels::ConfigSpace;
+
+// Runner errors that mean the device is gone or refuses us: the job stops.
+// Anything else from DescribeSpace concerns the one op (e.g. UNIMPLEMENTED).
+bool IsDeviceLost(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kAborted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// {"knob": value}, categorical knobs by label.
+std::string ConfigJson(const ConfigSpace& space, const Config& config) {
+  JsonLine json;
+  for (const auto& [name, value] : config) {
+    const kernels::Knob* knob = space.FindKnob(name);
+    std::string label;
+    if (knob != nullptr && knob->categorical()) {
+      auto it = std::find(knob->values.begin(), knob->values.end(), value);
+      if (it != knob->values.end()) label = knob->labels[it - knob->values.begin()];
+    }
+    if (!label.empty()) {
+      json.Str(name, label);
+    } else {
+      json.Int(name, value);
+    }
+  }
+  return std::move(json).Finish();
+}
+
+db::DeviceRecord DeviceRecordOf(const proto::DeviceInfo& info) {
+  db::DeviceRecord device;
+  device.device_key = info.device_key();
+  device.arch = info.arch();
+  device.cpu_name = info.cpu_name();
+  device.cores = info.cores();
+  device.info_json = ToJson(info);
+  return device;
+}
+
+db::WorkloadRecord WorkloadRecordOf(const kernels::OpSpec& op) {
+  db::WorkloadRecord w;
+  w.workload_key = kernels::CanonicalKey(op);
+  w.op_kind = std::string(kernels::OpKindName(op.kind));
+  w.dtype = std::string(kernels::DTypeName(op.dtype));
+  w.shape = kernels::ShapeString(op);
+  w.macs = op.macs();
+  return w;
+}
+
+void OfferBest(TaskOutcome& outcome, const db::TrialRecord& trial, bool from_history) {
+  if (trial.status != "OK") return;
+  if (outcome.best && outcome.best->median_us <= trial.median_us) return;
+  outcome.best = BestTrial{trial.config, trial.kernel, trial.median_us, trial.job_id,
+                           from_history};
+}
+
+// The state of one job while it runs.
+class Job {
+ public:
+  Job(Runner& runner, db::Store& store, const TuneOptions& options, TuneObserver* observer,
+      TuneReport& report)
+      : runner_(runner), store_(store), options_(options), observer_(observer), report_(report) {}
+
+  absl::Status Run(const std::vector<Task>& tasks);
+
+ private:
+  absl::Status Prepare(const std::vector<Task>& tasks);
+  // Tunes one task; a non-OK return stops the job (the task's own failures
+  // land in its outcome).
+  absl::Status TuneTask(size_t index, absl::Time task_deadline);
+  absl::StatusOr<std::vector<Measurement>> LoadHistory(const ConfigSpace& space,
+                                                       TaskOutcome& outcome);
+  absl::Status MeasureBatch(size_t index, const ConfigSpace& space,
+                            const std::vector<Config>& configs,
+                            std::vector<Measurement>& measured);
+  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+
+  Runner& runner_;
+  db::Store& store_;
+  const TuneOptions& options_;
+  TuneObserver* observer_;
+  TuneReport& report_;
+  int64_t next_seq_ = 1;
+  double measure_ms_ = 0;
+};
+
+absl::Status Job::Prepare(const std::vector<Task>& tasks) {
+  QTUNE_ASSIGN_OR_RETURN(proto::DeviceInfo info, runner_.GetDeviceInfo());
+  report_.device_key = info.device_key();
+  QTUNE_RETURN_IF_ERROR(store_.UpsertDevice(DeviceRecordOf(info)));
+  for (const Task& task : tasks) QTUNE_RETURN_IF_ERROR(store_.UpsertWorkload(WorkloadRecordOf(task.op)));
+
+  db::JobRecord job;
+  job.model = options_.model;
+  job.device_key = report_.device_key;
+  job.state = "running";
+  job.args_json = options_.args_json;
+  QTUNE_ASSIGN_OR_RETURN(report_.job_id, store_.CreateJob(job));
+  report_.state = "running";
+
+  std::vector<db::TaskRecord> records;
+  for (const Task& task : tasks) {
+    records.push_back(db::TaskRecord{report_.job_id, task.name, kernels::CanonicalKey(task.op),
+                                     task.occurrences});
+  }
+  return store_.AddTasks(records);
+}
+
+absl::StatusOr<std::vector<Measurement>> Job::LoadHistory(const ConfigSpace& space,
+                                                          TaskOutcome& outcome) {
+  std::vector<Measurement> history;
+  if (!options_.use_history) return history;
+  db::Filter filter;
+  filter.device_key = report_.device_key;
+  filter.workload_key = outcome.workload_key;
+  QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store_.History(filter));
+  for (const db::TrialRecord& trial : trials) {
+    if (trial.job_id == report_.job_id) continue;
+    absl::StatusOr<Config> config = space.Parse(trial.config);
+    if (!config.ok()) continue;  // recorded under another version of the space
+    ++outcome.history_trials;
+    history.push_back(Measurement{*std::move(config), trial.status == "OK", trial.median_us});
+    OfferBest(outcome, trial, /*from_history=*/true);
+  }
+  return history;
+}
+
+absl::Status Job::MeasureBatch(size_t index, const ConfigSpace& space,
+                               const std::vector<Config>& configs,
+                               std::vector<Measurement>& measured) {
+  TaskOutcome& outcome = report_.tasks[index];
+  const Task& task = outcome.task;
+  std::vector<std::optional<db::TrialRecord>> by_index(configs.size());
+  std::vector<db::TrialRecord> batch;
+  auto record = [&](size_t i, db::TrialRecord trial) {
+    trial.job_id = report_.job_id;
+    trial.seq = next_seq_++;
+    trial.device_key = report_.device_key;
+    trial.workload_key = outcome.workload_key;
+    trial.task = task.name;
+    trial.config = space.ToString(configs[i]);
+    trial.config_json = ConfigJson(space, configs[i]);
+    ++outcome.trials;
+    if (trial.status == "OK") ++outcome.ok_trials;
+    measure_ms_ += trial.measure_ms;
+    OfferBest(outcome, trial, /*from_history=*/false);
+    measured.push_back(Measurement{configs[i], trial.status == "OK", trial.median_us});
+    if (observer_) observer_->OnTrial(index, outcome, trial);
+    by_index[i] = trial;
+    batch.push_back(std::move(trial));
+  };
+
+  absl::Status run = runner_.RunTrials(
+      task.op, configs, options_.measure, [&](const proto::TrialResult& r) {
+        if (r.index() < 0 || static_cast<size_t>(r.index()) >= configs.size() ||
+            by_index[r.index()].has_value()) {
+          return;  // not one of ours, or a repeat: the first answer counts
+        }
+        db::TrialRecord trial;
+        trial.status = TrialStatusName(r.status());
+        trial.message = r.message();
+        trial.kernel = r.kernel_name();
+        trial.median_us = r.median_us();
+        trial.min_us = r.min_us();
+        trial.stddev_us = r.stddev_us();
+        trial.repeats = r.repeats();
+        trial.compile_ms = r.compile_ms();
+        trial.measure_ms = r.measure_ms();
+        record(r.index(), std::move(trial));
+      });
+  if (run.ok()) {
+    // A well-behaved agent answers every config; record the silence otherwise.
+    for (size_t i = 0; i < configs.size(); ++i) {
+      if (by_index[i]) continue;
+      db::TrialRecord trial;
+      trial.status = "INTERNAL";
+      trial.message = "the agent returned no result for this config";
+      record(i, std::move(trial));
+    }
+  }
+  // Whatever was measured is kept, even when the run was cut short.
+  if (!batch.empty()) QTUNE_RETURN_IF_ERROR(store_.AddTrials(batch));
+  report_.trials += static_cast<int64_t>(batch.size());
+  if (observer_ && !batch.empty()) observer_->OnBatch(index, outcome, batch.size());
+  return run;
+}
+
+absl::Status Job::TuneTask(size_t index, absl::Time task_deadline) {
+  TaskOutcome& outcome = report_.tasks[index];
+  if (observer_) observer_->OnTaskStart(index, outcome);
+  absl::StatusOr<ConfigSpace> space = runner_.DescribeSpace(outcome.task.op);
+  if (!space.ok()) {
+    if (IsDeviceLost(space.status())) return space.status();
+    outcome.status = space.status();
+    if (observer_) observer_->OnTaskEnd(index, outcome);
+    return absl::OkStatus();
+  }
+  outcome.space_size = space->CountValid();
+  QTUNE_ASSIGN_OR_RETURN(std::vector<Measurement> history, LoadHistory(*space, outcome));
+  QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy,
+                         MakeSearchStrategy(options_.strategy));
+  const uint64_t seed = options_.seed * 1000003u + index;
+  QTUNE_RETURN_IF_ERROR(strategy->Init(*space, seed, history));
+
+  bool first_batch = true;
+  while (outcome.trials < options_.trials_per_task) {
+    if (Cancelled()) return absl::CancelledError("tuning interrupted");
+    if (!first_batch && absl::Now() >= task_deadline) break;
+    first_batch = false;
+    const size_t n = static_cast<size_t>(
+        std::min<int64_t>(options_.batch_size, options_.trials_per_task - outcome.trials));
+    std::vector<Config> configs = strategy->ProposeBatch(n);
+    if (configs.empty()) break;  // space exhausted
+    std::vector<Measurement> measured;
+    absl::Status run = MeasureBatch(index, *space, configs, measured);
+    strategy->Notify(measured);
+    QTUNE_RETURN_IF_ERROR(run);
+  }
+  if (observer_) observer_->OnTaskEnd(index, outcome);
+  return absl::OkStatus();
+}
+
+absl::Status Job::Run(const std::vector<Task>& tasks) {
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = options_.time_budget > absl::ZeroDuration()
+                                  ? start + options_.time_budget
+                                  : absl::InfiniteFuture();
+  if (options_.trials_per_task < 1 || options_.batch_size < 1) {
+    return absl::InvalidArgumentError("trials per task and batch size must be at least 1");
+  }
+  QTUNE_RETURN_IF_ERROR(MakeSearchStrategy(options_.strategy).status());
+  absl::Status status = Prepare(tasks);
+  if (status.ok() && observer_) observer_->OnJobStart(report_, tasks.size());
+  for (size_t i = 0; i < tasks.size() && status.ok(); ++i) {
+    TaskOutcome outcome;
+    outcome.task = tasks[i];
+    outcome.workload_key = kernels::CanonicalKey(tasks[i].op);
+    report_.tasks.push_back(std::move(outcome));
+    const absl::Time now = absl::Now();
+    const absl::Time task_deadline =
+        deadline == absl::InfiniteFuture()
+            ? deadline
+            : now + std::max(absl::ZeroDuration(),
+                             (deadline - now) / static_cast<int64_t>(tasks.size() - i));
+    status = TuneTask(i, task_deadline);
+  }
+
+  report_.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
+  report_.measure_s = measure_ms_ / 1000.0;
+  report_.overhead_ms_per_trial =
+      report_.trials > 0 ? (report_.wall_s - report_.measure_s) * 1000.0 / report_.trials : 0;
+
+  if (report_.job_id.empty()) return status;  // no job was created
+  if (status.ok()) {
+    const TaskOutcome* failed = nullptr;
+    int num_failed = 0;
+    for (const TaskOutcome& t : report_.tasks) {
+      if (t.status.ok()) continue;
+      if (!failed) failed = &t;
+      ++num_failed;
+    }
+    if (failed) {
+      status = absl::Status(failed->status.code(), absl::StrCat(
+          num_failed, " of ", tasks.size(), " tasks could not be tuned; ", failed->task.name,
+          ": ", failed->status.message()));
+    }
+  }
+  report_.state = status.ok()                                      ? "done"
+                  : status.code() == absl::StatusCode::kCancelled ? "cancelled"
+                                                                  : "failed";
+  absl::Status finish = store_.FinishJob(report_.job_id, report_.state);
+  return status.ok() ? finish : status;
+}
+
+}  // namespace
+
+proto::MeasureOptions DefaultMeasureOptions() {
+  proto::MeasureOptions m;
+  m.set_warmup_runs(1);
+  m.set_min_repeat_ms(20);
+  m.set_min_repeats(3);
+  m.set_max_repeats(1000);
+  m.set_threads(0);
+  m.set_flush_cache(false);
+  m.set_timeout_ms(10000);
+  m.set_seed(1);
+  return m;
+}
+
+absl::Status Tune(Runner& runner, db::Store& store, const std::vector<Task>& tasks,
+                  const TuneOptions& options, TuneObserver* observer, TuneReport* report) {
+  *report = TuneReport();
+  Job job(runner, store, options, observer, *report);
+  return job.Run(tasks);
+}
+
+}  // namespace qtune::tuner

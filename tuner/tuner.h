@@ -1,0 +1,122 @@
+// File: tuner.h
+// The one-shot tuning loop behind `qtune tune`: for every task, ask the
+// device for the op's configuration space, let a search strategy propose
+// batches of configs, measure them through a Runner, and store every trial.
+//
+//   Runner ──DescribeSpace──▶ ConfigSpace ──▶ SearchStrategy ──batch──▶ Runner::RunTrials
+//      ▲                                            ▲ Notify              │ TrialResult
+//      └────────────── next batch ◀─────────────────┴── Store::AddTrials ◀┘ (one transaction)
+//
+// Database records of a job: the device (upserted once), one workload per
+// task, the job (state "running" → "done" | "failed" | "cancelled", with the
+// caller's args JSON), its tasks, and every trial with a job-wide sequence
+// number. Configs measured earlier on the same device are read back as the
+// strategies' history: they are not measured again, and their best still
+// counts as the task's best (marked from_history).
+//
+// Thread-safety: Tune() uses `runner`, `store` and `observer` from the
+// calling thread only. `cancel` may be set from any thread (e.g. a signal
+// handler); the loop stops after the current batch.
+#ifndef QTUNE_TUNER_TUNER_H_
+#define QTUNE_TUNER_TUNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "proto/qtune.pb.h"
+#include "qtune/db/store.h"
+#include "tuner/runner.h"
+#include "tuner/tasks.h"
+
+namespace qtune::tuner {
+
+// Trials per task of `qtune tune` when --trials is not given: the budget
+// under which a whole ResNet18 in int8 and fp32 (32 tasks) finishes in
+// <= 5 minutes on a 2-core x86 host with the generic kernels (measured:
+// 2048 trials in 134 s with the machine otherwise busy).
+inline constexpr int kDefaultTrialsPerTask = 64;
+// Configs sent to the device per RunTrials call (and per DB transaction).
+inline constexpr int kDefaultBatchSize = 8;
+
+// Measurement defaults of `qtune tune`.
+proto::MeasureOptions DefaultMeasureOptions();
+
+struct TuneOptions {
+  std::string model;             // recorded in the job
+  std::string strategy = "random";
+  int trials_per_task = kDefaultTrialsPerTask;  // >= 1
+  int batch_size = kDefaultBatchSize;           // >= 1
+  uint64_t seed = 1;
+  proto::MeasureOptions measure = DefaultMeasureOptions();
+  // Skip configs already measured on this device (and count their best).
+  bool use_history = true;
+  // Wall-clock budget of the whole job; zero = none. Each task gets an equal
+  // share of what is left when it starts, and always at least one batch.
+  absl::Duration time_budget = absl::ZeroDuration();
+  std::string args_json = "{}";  // the job's options, stored with the job
+  const std::atomic<bool>* cancel = nullptr;  // not owned; may be null
+};
+
+struct BestTrial {
+  std::string config;   // canonical config string
+  std::string kernel;
+  double median_us = 0;
+  std::string job_id;   // job that measured it
+  bool from_history = false;  // measured by an earlier job
+};
+
+struct TaskOutcome {
+  Task task;
+  std::string workload_key;
+  uint64_t space_size = 0;   // valid configs in the device's space
+  int64_t trials = 0;        // measured by this job
+  int64_t ok_trials = 0;
+  int64_t history_trials = 0;  // measured earlier on this device
+  std::optional<BestTrial> best;
+  absl::Status status;       // non-OK: the task could not be tuned (why)
+};
+
+struct TuneReport {
+  std::string job_id;
+  std::string device_key;
+  std::string state;         // final job state, empty if no job was created
+  std::vector<TaskOutcome> tasks;  // one per task started, in task order
+  int64_t trials = 0;
+  double wall_s = 0;         // whole Tune() call
+  double measure_s = 0;      // sum of TrialResult.measure_ms
+  double overhead_ms_per_trial = 0;  // (wall - measure) / trials
+};
+
+// Progress callbacks; every method has an empty default. Called on the
+// thread running Tune(); `index` is the task's position in the task list.
+class TuneObserver {
+ public:
+  virtual ~TuneObserver() = default;
+  virtual void OnJobStart(const TuneReport& report, size_t num_tasks) {}
+  virtual void OnTaskStart(size_t index, const TaskOutcome& task) {}
+  // After every trial result (before its batch is committed).
+  virtual void OnTrial(size_t index, const TaskOutcome& task, const db::TrialRecord& trial) {}
+  // After a batch was committed to the database.
+  virtual void OnBatch(size_t index, const TaskOutcome& task, int64_t batch_trials) {}
+  virtual void OnTaskEnd(size_t index, const TaskOutcome& task) {}
+};
+
+// Runs a tuning job for `tasks` on `runner`, recording into `store`.
+// Returns OK when every task was tuned (state "done"). A task whose space the
+// device cannot describe is skipped, recorded in its outcome, and makes the
+// job "failed" after the other tasks ran (the task's error code, with a
+// message naming it and counting the failed tasks). A
+// lost device, a database error or `cancel` stop the job at once (state
+// "failed" or "cancelled"; trials of committed batches stay). `report` (not
+// null) holds what was done in every case.
+absl::Status Tune(Runner& runner, db::Store& store, const std::vector<Task>& tasks,
+                  const TuneOptions& options, TuneObserver* observer, TuneReport* report);
+
+}  // namespace qtune::tuner
+
+#endif  // QTUNE_TUNER_TUNER_H_
