@@ -24,26 +24,6 @@ using generic::DirectConvParams;
 constexpr int64_t kChannelBlocksOuter = 0;  // "kn": weights of a block stay hot
 constexpr int64_t kPixelsOuter = 1;         // "nk": input rows stay hot
 
-// The values of `candidates` that are <= `extent`, plus the smallest one
-// above it (a tile that covers the whole extent at once).
-std::vector<int64_t> UpToCovering(std::span<const int> candidates, int extent) {
-  std::vector<int64_t> values;
-  for (int v : candidates) {
-    values.push_back(v);
-    if (v >= extent) break;
-  }
-  return values;
-}
-
-// Input-channel block sizes: powers of two from 16 below C, and C itself
-// (no blocking).
-std::vector<int64_t> ChannelBlocks(int c) {
-  std::vector<int64_t> values;
-  for (int64_t v = 16; v < c; v *= 2) values.push_back(v);
-  values.push_back(c);
-  return values;
-}
-
 class GenericDirectFamily final : public KernelFamily {
  public:
   std::string_view name() const override { return "generic_direct"; }
@@ -52,7 +32,7 @@ class GenericDirectFamily final : public KernelFamily {
 
   absl::Status Supports(const OpSpec& op, const Target& target) const override {
     if (op.kind == OpKind::kDepthwiseConv2d) {
-      return absl::UnimplementedError("depthwise_conv2d is not implemented yet");
+      return absl::UnimplementedError("depthwise_conv2d has its own family (kernels/depthwise)");
     }
     return absl::OkStatus();
   }
@@ -67,8 +47,7 @@ class GenericDirectFamily final : public KernelFamily {
     Knob kc{"kc", ChannelBlocks(g.c), {}, "input channels per block (C: no blocking)"};
     Knob loop{"loop", {kChannelBlocksOuter, kPixelsOuter}, {"kn", "nk"},
               "kn: output-channel blocks outer; nk: pixels outer"};
-    Knob threads{"threads", {}, {}, "worker threads"};
-    for (int t = 1; t <= std::max(1, target.max_threads); ++t) threads.values.push_back(t);
+    Knob threads = ThreadsKnob(target);
 
     int64_t default_mr = mr.values.front();
     for (int64_t v : mr.values) {

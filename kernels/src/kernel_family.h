@@ -11,7 +11,9 @@
 #ifndef QTUNE_KERNELS_SRC_KERNEL_FAMILY_H_
 #define QTUNE_KERNELS_SRC_KERNEL_FAMILY_H_
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +57,19 @@ class KernelFamily {
                                                          const OpData& data,
                                                          const Target& target) const = 0;
 };
+
+// Knob builders shared by the families. A knob name used by several families
+// must have the same values in each (MergeSpaces requires it), so they are
+// built in one place.
+
+// The values of `candidates` (ascending) up to and including the first one
+// >= `extent`: tiles larger than one covering the whole extent are useless.
+std::vector<int64_t> UpToCovering(std::span<const int> candidates, int64_t extent);
+// The `kc` knob's values: input-channel block sizes, powers of two from 16
+// below C, and C itself (no blocking).
+std::vector<int64_t> ChannelBlocks(int c);
+// The `threads` knob: 1 .. target.max_threads.
+Knob ThreadsKnob(const Target& target, std::string help = "worker threads");
 
 // Every family compiled into this build, best first.
 const std::vector<const KernelFamily*>& AllFamilies();

@@ -18,9 +18,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/ascii.h"
 #include "common/status_macros.h"
+#include "kernels/depthwise/depthwise.h"
 #include "kernels/generic/direct_conv.h"
 #include "kernels/src/kernel_family.h"
 #include "kernels/src/strings.h"
+#if defined(QTUNE_HAVE_X86_JIT)
+#include "kernels/x86/x86_families.h"
+#endif
 #include "qtune/kernels/config_space.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
@@ -32,10 +36,41 @@ const std::vector<const KernelFamily*>& AllFamilies() {
   // Best first. Families are never destroyed (process-lifetime singletons).
   static const std::vector<const KernelFamily*>* families = [] {
     auto* list = new std::vector<const KernelFamily*>;
+#if defined(QTUNE_HAVE_X86_JIT)
+    list->push_back(MakeX86Avx512VnniFamily().release());
+    list->push_back(MakeX86Avx512BwFamily().release());
+    list->push_back(MakeX86Avx2Family().release());
+#endif
+    list->push_back(MakeDepthwiseAvx512VnniFamily().release());
+    list->push_back(MakeDepthwiseAvx512Family().release());
+    list->push_back(MakeDepthwiseAvx2Family().release());
+    list->push_back(MakeDepthwiseGenericFamily().release());
     list->push_back(MakeGenericDirectFamily().release());
     return list;
   }();
   return *families;
+}
+
+std::vector<int64_t> UpToCovering(std::span<const int> candidates, int64_t extent) {
+  std::vector<int64_t> values;
+  for (int v : candidates) {
+    values.push_back(v);
+    if (v >= extent) break;
+  }
+  return values;
+}
+
+std::vector<int64_t> ChannelBlocks(int c) {
+  std::vector<int64_t> values;
+  for (int64_t v = 16; v < c; v *= 2) values.push_back(v);
+  values.push_back(c);
+  return values;
+}
+
+Knob ThreadsKnob(const Target& target, std::string help) {
+  Knob threads{"threads", {}, {}, std::move(help)};
+  for (int t = 1; t <= std::max(1, target.max_threads); ++t) threads.values.push_back(t);
+  return threads;
 }
 
 namespace {

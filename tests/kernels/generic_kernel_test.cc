@@ -17,6 +17,7 @@
 #include "qtune/kernels/op_spec.h"
 #include "qtune/kernels/reference.h"
 #include "qtune/kernels/verify.h"
+#include "tests/kernels/kernel_test_util.h"
 
 namespace qtune::kernels {
 namespace {
@@ -24,36 +25,7 @@ namespace {
 using ::testing::HasSubstr;
 
 // More threads than this machine may have, to exercise uneven splits.
-Target TestTarget() {
-  Target t;
-  t.paths = {"generic"};
-  t.max_threads = 3;
-  return t;
-}
-
-struct ShapeCase {
-  const char* kind;
-  const char* fields;
-};
-
-const ShapeCase kShapes[] = {
-    {"conv2d", "H=9,W=11,C=5,K=13,R=3,S=3,pad=1"},
-    {"conv2d", "H=10,W=9,C=7,K=20,R=3,S=3,stride=2,pad=1,act=relu"},
-    {"conv2d", "N=2,H=5,W=7,C=19,K=33,R=1,S=1"},
-    {"conv2d", "H=9,W=9,C=16,K=24,R=1,S=1,stride=2"},
-    {"conv2d", "H=23,W=21,C=3,K=16,R=7,S=7,stride=2,pad=3,act=relu"},
-    {"conv2d", "H=7,W=8,C=6,K=9,R=2,S=3,pad=0x1x2x1,act=relu6"},
-    {"conv2d", "H=8,W=10,C=4,K=9,R=3,S=3,dilation=2,pad=2"},
-    {"conv2d", "H=6,W=7,C=40,K=50,R=3,S=3,pad=1"},
-    {"conv2d", "N=2,H=6,W=6,C=6,K=10,R=3,S=3"},
-    {"conv2d", "H=2,W=150,C=4,K=8,R=1,S=3,pad=0x1"},
-    {"conv2d", "H=9,W=13,C=33,K=7,R=3,S=3,stride=1x2,pad=1"},
-    {"conv2d", "H=1,W=1,C=1,K=1,R=1,S=1"},
-    {"conv2d", "H=14,W=14,C=64,K=64,R=3,S=3,pad=1,act=relu"},
-    {"dense", "C=37,K=45"},
-    {"dense", "N=5,C=64,K=17,act=relu"},
-    {"dense", "N=3,C=1,K=1"},
-};
+Target TestTarget() { return PathTarget("generic"); }
 
 constexpr uint64_t kMaxExhaustive = 400;
 constexpr size_t kSampled = 120;
@@ -111,7 +83,7 @@ std::string ShapeName(const ::testing::TestParamInfo<GenericKernelTest::ParamTyp
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, GenericKernelTest,
-                         ::testing::Combine(::testing::ValuesIn(kShapes),
+                         ::testing::Combine(::testing::ValuesIn(kKernelShapes),
                                             ::testing::Values(DType::kInt8, DType::kFp32)),
                          ShapeName);
 
@@ -210,12 +182,17 @@ TEST_F(GenericKernelApiTest, RejectsBadDataAndPaths) {
             absl::StatusCode::kUnimplemented);
 }
 
-TEST_F(GenericKernelApiTest, DepthwiseIsNotImplementedYet) {
+TEST_F(GenericKernelApiTest, DepthwiseIsServedByItsOwnFamily) {
   auto dw = ParseOpSpec("depthwise_conv2d/int8/H=8,W=8,C=8,K=8,R=3,S=3,pad=1,groups=8");
   ASSERT_TRUE(dw.ok());
   auto s = DescribeSpace(*dw, target_);
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(s.status().message()), HasSubstr("depthwise_conv2d"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto inst = MakeOpInstance(*dw, 5);
+  ASSERT_TRUE(inst.ok());
+  auto kernel = CreateKernel(*dw, s->default_config(), (*inst)->data, target_);
+  ASSERT_TRUE(kernel.ok()) << kernel.status();
+  EXPECT_THAT((*kernel)->name(), ::testing::StartsWith("depthwise_conv2d_u8s8u8_"));
+  EXPECT_THAT((*kernel)->name(), ::testing::EndsWith("__generic"));
 }
 
 TEST_F(GenericKernelApiTest, ExecutesRepeatedlyOnNewInputs) {

@@ -1,0 +1,71 @@
+// File: kernel_test_util.h
+// Helpers for the kernel tests: shared shapes, one kernel path at a time.
+#ifndef QTUNE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
+#define QTUNE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "qtune/kernels/kernel.h"
+
+namespace qtune::kernels {
+
+// The paths this CPU offers (QTUNE_KERNEL_PATHS ignored).
+inline std::vector<std::string> CpuPaths() {
+  const char* saved = std::getenv("QTUNE_KERNEL_PATHS");
+  const std::string saved_value = saved != nullptr ? saved : "";
+  unsetenv("QTUNE_KERNEL_PATHS");
+  std::vector<std::string> paths = HostTarget().paths;
+  if (saved != nullptr) setenv("QTUNE_KERNEL_PATHS", saved_value.c_str(), 1);
+  return paths;
+}
+
+inline bool CpuHas(const std::string& path) {
+  static const std::vector<std::string> paths = CpuPaths();
+  return std::find(paths.begin(), paths.end(), path) != paths.end();
+}
+
+// One path only, by default with more threads than this machine may have.
+inline Target PathTarget(const std::string& path, int max_threads = 3) {
+  Target t;
+  t.paths = {path};
+  t.max_threads = max_threads;
+  return t;
+}
+
+// Operator shapes every conv2d/dense kernel family is checked on: odd sizes,
+// padding (asymmetric too), stride 2, dilation, 1x1, C = 3, channel counts
+// that are not multiples of 4 or 16, batches, dense with N > 1.
+struct ShapeCase {
+  const char* kind;
+  const char* fields;
+};
+
+inline const ShapeCase kKernelShapes[] = {
+    {"conv2d", "H=9,W=11,C=5,K=13,R=3,S=3,pad=1"},
+    {"conv2d", "H=10,W=9,C=7,K=20,R=3,S=3,stride=2,pad=1,act=relu"},
+    {"conv2d", "N=2,H=5,W=7,C=19,K=33,R=1,S=1"},
+    {"conv2d", "H=9,W=9,C=16,K=24,R=1,S=1,stride=2"},
+    {"conv2d", "H=23,W=21,C=3,K=16,R=7,S=7,stride=2,pad=3,act=relu"},
+    {"conv2d", "H=7,W=8,C=6,K=9,R=2,S=3,pad=0x1x2x1,act=relu6"},
+    {"conv2d", "H=8,W=10,C=4,K=9,R=3,S=3,dilation=2,pad=2"},
+    {"conv2d", "H=6,W=7,C=40,K=50,R=3,S=3,pad=1"},
+    {"conv2d", "N=2,H=6,W=6,C=6,K=10,R=3,S=3"},
+    {"conv2d", "H=2,W=150,C=4,K=8,R=1,S=3,pad=0x1"},
+    {"conv2d", "H=9,W=13,C=33,K=7,R=3,S=3,stride=1x2,pad=1"},
+    {"conv2d", "H=1,W=1,C=1,K=1,R=1,S=1"},
+    {"conv2d", "H=3,W=4,C=8,K=16,R=3,S=3,pad=3"},
+    {"conv2d", "H=14,W=14,C=64,K=64,R=3,S=3,pad=1,act=relu"},
+    {"conv2d", "H=15,W=15,C=32,K=72,R=3,S=3,stride=2,pad=1,act=relu"},
+    {"conv2d", "H=7,W=7,C=64,K=100,R=1,S=1,stride=2"},
+    {"dense", "C=37,K=45"},
+    {"dense", "N=5,C=64,K=17,act=relu"},
+    {"dense", "N=3,C=1,K=1"},
+    {"dense", "N=2,C=130,K=300"},
+};
+
+}  // namespace qtune::kernels
+
+#endif  // QTUNE_TESTS_KERNELS_KERNEL_TEST_UTIL_H_
