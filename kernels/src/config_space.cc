@@ -314,6 +314,12 @@ bool IsIdentifier(std::string_view name) {
 // ConfigSpace
 // ---------------------------------------------------------------------------
 
+struct ConfigSpace::ValidConfigs {
+  std::once_flag once;
+  size_t count = 0;
+  std::vector<int64_t> values;  // count * knobs values, in enumeration order
+};
+
 absl::StatusOr<ConfigSpace> ConfigSpace::Create(std::vector<Knob> knobs,
                                                 std::vector<std::string> constraints,
                                                 Config default_config) {
@@ -351,6 +357,7 @@ absl::StatusOr<ConfigSpace> ConfigSpace::Create(std::vector<Knob> knobs,
     }
   }
   ConfigSpace space;
+  space.valid_ = std::make_shared<ValidConfigs>();
   space.knobs_ = std::move(knobs);
   for (const std::string& text : constraints) {
     QTUNE_ASSIGN_OR_RETURN(ExprPtr expr, Parser(text, space.knobs_).Parse());
@@ -492,10 +499,24 @@ absl::StatusOr<Config> ConfigSpace::Sample(std::mt19937_64& rng) const {
       return config;
     }
   }
-  std::vector<Config> all = EnumerateValid();
-  if (all.empty()) return absl::NotFoundError("the config space has no valid config");
-  std::uniform_int_distribution<size_t> pick(0, all.size() - 1);
-  return all[pick(rng)];
+  // Enumerate once per space (sparse spaces can have millions of raw
+  // combinations), then pick uniformly among the valid ones.
+  std::call_once(valid_->once, [this] {
+    ForEachValid([this](const Config& c) {
+      for (const Knob& knob : knobs_) valid_->values.push_back(c.at(knob.name));
+      ++valid_->count;
+      return true;
+    });
+  });
+  const size_t count = valid_->count;
+  if (count == 0) return absl::NotFoundError("the config space has no valid config");
+  std::uniform_int_distribution<size_t> pick(0, count - 1);
+  const size_t chosen = pick(rng);
+  config.clear();
+  for (size_t i = 0; i < knobs_.size(); ++i) {
+    config[knobs_[i].name] = valid_->values[chosen * knobs_.size() + i];
+  }
+  return config;
 }
 
 std::string ConfigSpace::ToString(const Config& config) const {

@@ -112,6 +112,27 @@ TEST(ConfigSpaceTest, SampleFallsBackWhenConstraintsRejectAlmostEverything) {
   EXPECT_EQ(space->ToString(*c), "a=7,b=9");
 }
 
+TEST(ConfigSpaceTest, SampleOnASparseSpaceEnumeratesOnceAndStaysUniform) {
+  // 100^3 raw combinations, 10 valid: rejection sampling fails every time.
+  std::vector<int64_t> values;
+  for (int i = 0; i < 100; ++i) values.push_back(i);
+  auto space = ConfigSpace::Create({{"a", values}, {"b", values}, {"c", values}},
+                                   {"a == b && b == c && a % 10 == 0"},
+                                   {{"a", 0}, {"b", 0}, {"c", 0}});
+  ASSERT_TRUE(space.ok()) << space.status();
+  const ConfigSpace copy = *space;  // shares the enumeration
+  std::mt19937_64 rng(11);
+  std::map<int64_t, int> counts;
+  for (int i = 0; i < 2000; ++i) {
+    auto c = (i % 2 ? copy : *space).Sample(rng);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE(space->IsValid(*c));
+    ++counts[c->at("a")];
+  }
+  ASSERT_EQ(counts.size(), 10u);
+  for (const auto& [a, n] : counts) EXPECT_NEAR(n, 200, 75) << a;
+}
+
 TEST(ConfigSpaceTest, ExpressionSemantics) {
   // Counts the (x, y) pairs satisfying `constraint`: a one-config space is
   // creatable exactly when its (default) config satisfies the constraint.

@@ -37,6 +37,7 @@
 #include <map>
 #include <optional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <string_view>
@@ -120,6 +121,11 @@ class ConfigSpace {
   std::vector<std::string> constraints_;
   Config default_config_;
   std::vector<std::shared_ptr<const Expr>> compiled_;
+  // Every valid config (knob values in knob order, flattened), enumerated on
+  // first need by Sample() when rejection sampling fails; shared by copies,
+  // which describe the same space.
+  struct ValidConfigs;
+  std::shared_ptr<ValidConfigs> valid_;
 };
 
 // The canonical text of a config without a space (categorical knobs print
