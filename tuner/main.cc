@@ -54,7 +54,7 @@ ABSL_FLAG(int32_t, trials, qtune::tuner::kDefaultTrialsPerTask,
           "measured configs per task (layer x dtype), at most");
 ABSL_FLAG(std::string, layers, "",
           "comma-separated layer names to tune (see `qtune tasks`); empty = all");
-ABSL_FLAG(std::string, strategy, "random", "search strategy: random | grid");
+ABSL_FLAG(std::string, strategy, "random", "search strategy: random | grid | model (XGBoost-guided; knob features only for now)");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the search strategies");
 ABSL_FLAG(int32_t, batch_size, qtune::tuner::kDefaultBatchSize,
           "configs per RunTrials call and per database transaction");

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "tuner/model_guided_strategy.h"
 
 namespace qtune::tuner {
 namespace {
@@ -138,11 +139,12 @@ class GridStrategy final : public StrategyBase {
 
 }  // namespace
 
-std::vector<std::string> SearchStrategyNames() { return {"random", "grid"}; }
+std::vector<std::string> SearchStrategyNames() { return {"random", "grid", "model"}; }
 
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(std::string_view name) {
   if (name == "random") return std::make_unique<RandomStrategy>();
   if (name == "grid") return std::make_unique<GridStrategy>();
+  if (name == "model") return std::make_unique<ModelGuidedStrategy>();
   return absl::InvalidArgumentError(absl::StrCat("unknown search strategy '", std::string(name),
                                                  "'; known strategies: ",
                                                  absl::StrJoin(SearchStrategyNames(), ", ")));

@@ -44,7 +44,7 @@ class SearchStrategy {
  public:
   virtual ~SearchStrategy() = default;
 
-  // The factory name ("random", "grid").
+  // The factory name ("random", "grid", "model").
   virtual std::string_view name() const = 0;
 
   // Called once, before any other method. `history` holds earlier
