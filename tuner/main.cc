@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,10 +35,12 @@
 #include "qtune/db/store.h"
 #include "tuner/agent_client.h"
 #include "tuner/model_zoo.h"
+#include "tuner/replay.h"
 #include "tuner/report.h"
 #include "tuner/search_strategy.h"
 #include "tuner/subcommand.h"
 #include "tuner/tasks.h"
+#include "tuner/report_html.h"
 #include "tuner/tuner.h"
 
 // Shared by several subcommands; each subcommand lists the ones it takes.
@@ -54,7 +58,7 @@ ABSL_FLAG(int32_t, trials, qtune::tuner::kDefaultTrialsPerTask,
           "measured configs per task (layer x dtype), at most");
 ABSL_FLAG(std::string, layers, "",
           "comma-separated layer names to tune (see `qtune tasks`); empty = all");
-ABSL_FLAG(std::string, strategy, "random", "search strategy: random | grid | model (XGBoost-guided; knob features only for now)");
+ABSL_FLAG(std::string, strategy, "random", "search strategy: random | grid | model (XGBoost-guided, with the op's shape and the device's caches as features)");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the search strategies");
 ABSL_FLAG(int32_t, batch_size, qtune::tuner::kDefaultBatchSize,
           "configs per RunTrials call and per database transaction");
@@ -77,8 +81,15 @@ ABSL_FLAG(std::string, workload, "", "db: only records of this workload key");
 ABSL_FLAG(std::string, job, "", "db: only records of this job id");
 ABSL_FLAG(int64_t, limit, 0, "db: at most this many rows; 0 = all");
 ABSL_FLAG(std::string, file, "", "db export: output file, db import: input file (- = stdout/stdin)");
-ABSL_FLAG(std::string, out, "", "db export: write to this file instead of stdout");
+ABSL_FLAG(std::string, out, "",
+          "db export: write to this file instead of stdout; report: the HTML file to write");
 ABSL_FLAG(std::string, in, "", "db import: read this file instead of stdin");
+ABSL_FLAG(int32_t, budget, 64, "bench-search: trials per replayed run (ratios at 8, 16, 32, 64, 128 "
+          "up to it)");
+ABSL_FLAG(bool, anneal, false,
+          "bench-search: the model strategy anneals in the (very sparse) replay space as on a "
+          "large space, instead of scoring every recorded config");
+ABSL_FLAG(int32_t, repeats, 20, "bench-search: replayed runs per task, with seeds derived from --seed");
 
 namespace qtune::tuner {
 namespace {
@@ -107,6 +118,23 @@ const std::vector<Subcommand>& Commands() {
        absl::StrCat(db::DbCommandHelp(),
                     "  --out FILE       export: same as --file\n"
                     "  --in FILE        import: same as --file\n")},
+      {"bench-search", "",
+       "Replay a search strategy against the trials recorded in a database.",
+       "For each (device, workload) with OK trials, runs the strategy --repeats times on a\n"
+       "space made of exactly the recorded configs (it cannot propose anything else), answering\n"
+       "each proposal with its recorded latency, and prints the mean ratio best-known /\n"
+       "best-found after 8, 16, 32, 64 and 128 trials (up to --budget) per task and the\n"
+       "median over tasks. Deterministic for a --seed. Collect the records first, e.g. with\n"
+       "`qtune tune --strategy random --trials 1000`.\n"
+       "Exit status: 0 done, 1 failed, 2 bad input.",
+       {"db", "strategy", "budget", "repeats", "device", "seed", "batch_size", "anneal", "json"}, ""},
+      {"report", "", "Write a self-contained HTML report of a model's tuning results.",
+       "Reads the database (read-only) and writes one HTML page with inline CSS and SVG (no\n"
+       "network): per-task convergence (best-so-far against trials and against seconds), a\n"
+       "per-layer table with % of the device's peak, and int8 against fp32 with weighted\n"
+       "totals. Without --device, the device of the model's latest job. See docs/report.md.\n"
+       "Exit status: 0 done, 1 failed, 2 bad input.",
+       {"db", "model", "device", "job", "out"}, ""},
       {"help", "[COMMAND]", "Show the usage of qtune or of one command.", "", {}, ""},
   };
   return *commands;
@@ -130,7 +158,7 @@ std::string MainUsage() {
       "qtune: auto-tuning of int8 and fp32 CNN operators on CPUs\n\n"
       "usage: qtune COMMAND [flags]\n\ncommands:\n");
   for (const Subcommand& c : Commands()) {
-    absl::StrAppendFormat(&out, "  %-8s %s\n", c.name, c.summary);
+    absl::StrAppendFormat(&out, "  %-12s %s\n", c.name, c.summary);
   }
   out += "\nRun `qtune help COMMAND` or `qtune COMMAND --help` for its flags.\n";
   return out;
@@ -420,6 +448,74 @@ int RunDb(const ParsedArgs& args) {
 }
 
 // ---------------------------------------------------------------------------
+// bench-search
+
+int RunBenchSearch(const ParsedArgs& args) {
+  const std::string program = "qtune bench-search";
+  ReplayOptions options;
+  options.strategy = absl::GetFlag(FLAGS_strategy);
+  options.budget = absl::GetFlag(FLAGS_budget);
+  options.repeats = absl::GetFlag(FLAGS_repeats);
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.model_scores_all = !absl::GetFlag(FLAGS_anneal);
+  if (options.budget < 1 || options.repeats < 1 || options.batch_size < 1) {
+    return cli::ReportError(program, absl::InvalidArgumentError(
+                                         "--budget, --repeats and --batch-size must be at least 1"));
+  }
+  if (absl::Status s = MakeSearchStrategy(options.strategy).status(); !s.ok()) {
+    return cli::ReportError(program, s);
+  }
+  std::optional<std::string> device;
+  if (args.given.count("device")) device = absl::GetFlag(FLAGS_device);
+  absl::StatusOr<std::unique_ptr<db::Store>> store =
+      db::Store::Open(absl::GetFlag(FLAGS_db), db::Store::Mode::kReadOnly);
+  if (!store.ok()) return cli::ReportError(program, store.status());
+  absl::StatusOr<std::vector<RecordedTask>> tasks = LoadRecordedTasks(**store, device);
+  if (!tasks.ok()) return cli::ReportError(program, tasks.status());
+  absl::StatusOr<ReplayReport> report = Replay(*tasks, options);
+  if (!report.ok()) return cli::ReportError(program, report.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    PrintReplayJson(*report, std::cout);
+  } else {
+    PrintReplayTable(*report, std::cout);
+  }
+  std::cout.flush();
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// report
+
+int RunReport(const ParsedArgs& args) {
+  const std::string program = "qtune report";
+  if (!args.given.count("out") || absl::GetFlag(FLAGS_out).empty()) {
+    return cli::ReportError(program, absl::InvalidArgumentError("--out FILE is required"));
+  }
+  ReportOptions options;
+  options.model = absl::GetFlag(FLAGS_model);
+  if (args.given.count("device")) options.device_key = absl::GetFlag(FLAGS_device);
+  if (args.given.count("job")) options.job_id = absl::GetFlag(FLAGS_job);
+  absl::StatusOr<std::unique_ptr<db::Store>> store =
+      db::Store::Open(absl::GetFlag(FLAGS_db), db::Store::Mode::kReadOnly);
+  if (!store.ok()) return cli::ReportError(program, store.status());
+  // Render fully before touching --out, so a failure leaves no partial file.
+  std::ostringstream page;
+  if (absl::Status s = WriteHtmlReport(**store, options, page); !s.ok()) {
+    return cli::ReportError(program, s);
+  }
+  const std::string path = absl::GetFlag(FLAGS_out);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << page.str();
+  out.close();
+  if (!out) {
+    return cli::ReportError(program, absl::UnavailableError(absl::StrCat("cannot write ", path)));
+  }
+  std::cout << "wrote " << path << " (" << page.str().size() << " bytes)\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
 
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(MainUsage());
@@ -473,6 +569,8 @@ int Main(int argc, char** argv) {
   if (cmd->name == "models") return RunModels();
   if (cmd->name == "info") return RunInfo();
   if (cmd->name == "db") return RunDb(*args);
+  if (cmd->name == "bench-search") return RunBenchSearch(*args);
+  if (cmd->name == "report") return RunReport(*args);
   return cli::ReportError(kProgram, absl::InternalError("command without implementation"));
 }
 

@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "proto/convert.h"
 #include "qtune/kernels/config_space.h"
+#include "tuner/model_guided_strategy.h"
 #include "tuner/search_strategy.h"
 
 namespace qtune::tuner {
@@ -108,6 +109,7 @@ class Job {
   const TuneOptions& options_;
   TuneObserver* observer_;
   TuneReport& report_;
+  DeviceCaches caches_;  // of the device, for the strategies' features
   int64_t next_seq_ = 1;
   double measure_ms_ = 0;
 };
@@ -115,6 +117,7 @@ class Job {
 absl::Status Job::Prepare(const std::vector<Task>& tasks) {
   QTUNE_ASSIGN_OR_RETURN(proto::DeviceInfo info, runner_.GetDeviceInfo());
   report_.device_key = info.device_key();
+  caches_ = CachesOf(info);
   QTUNE_RETURN_IF_ERROR(store_.UpsertDevice(DeviceRecordOf(info)));
   for (const Task& task : tasks) QTUNE_RETURN_IF_ERROR(store_.UpsertWorkload(WorkloadRecordOf(task.op)));
 
@@ -226,7 +229,7 @@ absl::Status Job::TuneTask(size_t index, absl::Time task_deadline) {
   outcome.space_size = space->CountValid();
   QTUNE_ASSIGN_OR_RETURN(std::vector<Measurement> history, LoadHistory(*space, outcome));
   QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy,
-                         MakeSearchStrategy(options_.strategy));
+                         MakeTaskStrategy(options_.strategy, outcome.task.op, caches_));
   const uint64_t seed = options_.seed * 1000003u + index;
   QTUNE_RETURN_IF_ERROR(strategy->Init(*space, seed, history));
 
@@ -313,6 +316,29 @@ proto::MeasureOptions DefaultMeasureOptions() {
   m.set_timeout_ms(10000);
   m.set_seed(1);
   return m;
+}
+
+DeviceCaches CachesOf(const proto::DeviceInfo& info) {
+  DeviceCaches caches;
+  for (const proto::CacheLevel& level : info.caches()) {
+    if (level.size_bytes() <= 0) continue;
+    switch (level.level()) {
+      case 1: caches.l1d_bytes = level.size_bytes(); break;
+      case 2: caches.l2_bytes = level.size_bytes(); break;
+      case 3: caches.l3_bytes = level.size_bytes(); break;
+      default: break;
+    }
+  }
+  if (info.cores() > 0) caches.cores = info.cores();
+  return caches;
+}
+
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeTaskStrategy(std::string_view name,
+                                                                  const kernels::OpSpec& op,
+                                                                  const DeviceCaches& caches) {
+  QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy, MakeSearchStrategy(name));
+  if (auto* model = dynamic_cast<ModelGuidedStrategy*>(strategy.get())) model->SetTask(op, caches);
+  return strategy;
 }
 
 absl::Status Tune(Runner& runner, db::Store& store, const std::vector<Task>& tasks,

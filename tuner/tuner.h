@@ -22,15 +22,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/qtune.pb.h"
 #include "qtune/db/store.h"
+#include "tuner/features.h"
 #include "tuner/runner.h"
+#include "tuner/search_strategy.h"
 #include "tuner/tasks.h"
 
 namespace qtune::tuner {
@@ -45,6 +49,17 @@ inline constexpr int kDefaultBatchSize = 8;
 
 // Measurement defaults of `qtune tune`.
 proto::MeasureOptions DefaultMeasureOptions();
+
+// The data-cache sizes (levels 1, 2, 3) and cores of `info`; what the device
+// does not report keeps DeviceCaches' defaults.
+DeviceCaches CachesOf(const proto::DeviceInfo& info);
+
+// A fresh strategy `name` (MakeSearchStrategy) given its task's context: the
+// model-guided one gets `op` and `caches` for its features, the others
+// ignore them. INVALID_ARGUMENT for an unknown name.
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeTaskStrategy(std::string_view name,
+                                                                  const kernels::OpSpec& op,
+                                                                  const DeviceCaches& caches);
 
 struct TuneOptions {
   std::string model;             // recorded in the job
