@@ -51,6 +51,12 @@ class XgboostCostModel final : public CostModel {
 
   absl::Status Update(const FeatureRows& rows, const std::vector<double>& latency_us,
                       uint32_t group) override {
+    QTUNE_RETURN_IF_ERROR(Add(rows, latency_us, group));
+    return rows.empty() ? absl::OkStatus() : Fit();
+  }
+
+  absl::Status Add(const FeatureRows& rows, const std::vector<double>& latency_us,
+                   uint32_t group) override {
     if (rows.size() != latency_us.size()) {
       return absl::InvalidArgumentError(absl::StrCat("cost model: ", rows.size(), " rows but ",
                                                      latency_us.size(), " latencies"));
@@ -74,7 +80,12 @@ class XgboostCostModel final : public CostModel {
       g.labels.push_back(static_cast<float>(-std::log(latency_us[i])));
     }
     samples_ += rows.size();
-    return Fit();
+    return absl::OkStatus();
+  }
+
+  absl::Status Fit() override {
+    if (samples_ == 0) return absl::FailedPreconditionError("cost model: no samples to fit");
+    return Refit();
   }
 
   absl::StatusOr<std::vector<float>> Predict(const FeatureRows& rows) const override {
@@ -107,7 +118,7 @@ class XgboostCostModel final : public CostModel {
     std::vector<float> labels;
   };
 
-  absl::Status Fit() {
+  absl::Status Refit() {
     static const bool quiet = XGBSetGlobalConfig("{\"verbosity\": 0}") == 0;
     (void)quiet;
     FeatureRows rows;

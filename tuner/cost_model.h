@@ -38,6 +38,12 @@ class CostModel {
   // widths, or bad latencies; the samples are then not added.
   virtual absl::Status Update(const FeatureRows& rows, const std::vector<double>& latency_us,
                               uint32_t group = 0) = 0;
+  // Update() in two steps, to fit once after adding several groups: Add()
+  // checks and stores the samples (same errors as Update), Fit() refits on
+  // all of them (FAILED_PRECONDITION without samples).
+  virtual absl::Status Add(const FeatureRows& rows, const std::vector<double>& latency_us,
+                           uint32_t group = 0) = 0;
+  virtual absl::Status Fit() = 0;
 
   // One score per row (higher = predicted faster). FAILED_PRECONDITION before
   // the first successful Update; INVALID_ARGUMENT when a row's width differs

@@ -55,16 +55,25 @@ ABSL_FLAG(bool, json, false,
 ABSL_FLAG(std::string, dtype, "int8,fp32",
           "tune: comma-separated dtypes to tune; db: only records of this dtype");
 ABSL_FLAG(int32_t, trials, qtune::tuner::kDefaultTrialsPerTask,
-          "measured configs per task (layer x dtype), at most");
+          "measured configs per task (layer x dtype), at most; with --time-budget and no "
+          "--trials there is no cap (the scheduler spends the budget where it gains most)");
+ABSL_FLAG(int32_t, patience, qtune::tuner::kDefaultPatience,
+          "after the first 64 trials of a task, stop it once its best has not improved by 1% "
+          "within this many trials; 0 = never stop early");
+ABSL_FLAG(bool, transfer, true,
+          "seed the model strategy from earlier records of the same op on other devices and of "
+          "similar ops (--notransfer: start from scratch)");
 ABSL_FLAG(std::string, layers, "",
           "comma-separated layer names to tune (see `qtune tasks`); empty = all");
-ABSL_FLAG(std::string, strategy, "random", "search strategy: random | grid | model (XGBoost-guided, with the op's shape and the device's caches as features)");
+ABSL_FLAG(std::string, strategy, "model",
+          "search strategy: model (XGBoost-guided, with the op's shape and the device's caches "
+          "as features) | random | grid");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the search strategies");
 ABSL_FLAG(int32_t, batch_size, qtune::tuner::kDefaultBatchSize,
           "configs per RunTrials call and per database transaction");
 ABSL_FLAG(absl::Duration, time_budget, absl::ZeroDuration(),
-          "wall-clock budget of the whole job, e.g. 4m or 90s; 0 = none (each task gets a share, "
-          "and at least one batch)");
+          "wall-clock budget of the whole job, e.g. 5m or 90s; 0 = none (every task gets at "
+          "least one batch)");
 ABSL_FLAG(bool, history, true,
           "skip configs already measured on this device and count their best (--nohistory: "
           "ignore earlier jobs)");
@@ -106,8 +115,8 @@ const std::vector<Subcommand>& Commands() {
        "a progress line on a terminal (JSON lines with --json or when stdout is not a\n"
        "terminal) and finally a per-layer table with the int8 speedup over fp32.\n"
        "Exit status: 0 done, 1 failed, 2 bad input, 3 agent unreachable, 130 interrupted.",
-       {"model", "agent", "db", "dtype", "trials", "layers", "strategy", "json", "token", "seed",
-        "batch_size", "time_budget", "history", "min_repeat_ms", "min_repeats", "max_repeats",
+       {"model", "agent", "db", "dtype", "trials", "time_budget", "patience", "layers",
+        "strategy", "transfer", "json", "token", "seed", "batch_size", "history", "min_repeat_ms", "min_repeats", "max_repeats",
         "warmup_runs", "threads", "trial_timeout_ms", "flush_cache"}, ""},
       {"tasks", "", "List a model's layers: name, op, shape, MACs, occurrences.", "",
        {"model", "json"}, ""},
@@ -127,7 +136,8 @@ const std::vector<Subcommand>& Commands() {
        "median over tasks. Deterministic for a --seed. Collect the records first, e.g. with\n"
        "`qtune tune --strategy random --trials 1000`.\n"
        "Exit status: 0 done, 1 failed, 2 bad input.",
-       {"db", "strategy", "budget", "repeats", "device", "seed", "batch_size", "anneal", "json"}, ""},
+       {"db", "strategy", "budget", "repeats", "device", "seed", "batch_size", "anneal", "transfer",
+        "json"}, ""},
       {"report", "", "Write a self-contained HTML report of a model's tuning results.",
        "Reads the database (read-only) and writes one HTML page with inline CSS and SVG (no\n"
        "network): per-task convergence (best-so-far against trials and against seconds), a\n"
@@ -228,7 +238,9 @@ std::string ArgsJson(const TuneOptions& o, const std::vector<std::string>& layer
       .Str("dtype", absl::GetFlag(FLAGS_dtype))
       .Raw("layers", absl::StrCat("[", absl::StrJoin(quoted, ","), "]"))
       .Int("trials", o.trials_per_task)
+      .Int("patience", o.patience)
       .Str("strategy", o.strategy)
+      .Bool("transfer", o.transfer)
       .Int("seed", static_cast<int64_t>(o.seed))
       .Int("batch_size", o.batch_size)
       .Double("time_budget_s", absl::ToDoubleSeconds(o.time_budget))
@@ -258,6 +270,9 @@ int RunTune(const ParsedArgs& args) {
       if (options.trials_per_task < 1) {
         return absl::InvalidArgumentError("--trials must be at least 1");
       }
+      options.patience = absl::GetFlag(FLAGS_patience);
+      if (options.patience < 0) return absl::InvalidArgumentError("--patience must not be negative");
+      options.transfer = absl::GetFlag(FLAGS_transfer);
       if (options.batch_size < 1) {
         return absl::InvalidArgumentError("--batch-size must be at least 1");
       }
@@ -265,6 +280,9 @@ int RunTune(const ParsedArgs& args) {
       options.time_budget = absl::GetFlag(FLAGS_time_budget);
       if (options.time_budget < absl::ZeroDuration()) {
         return absl::InvalidArgumentError("--time-budget must not be negative");
+      }
+      if (options.time_budget > absl::ZeroDuration() && !args.given.count("trials")) {
+        options.trials_per_task = 0;  // the budget and convergence decide
       }
       options.use_history = absl::GetFlag(FLAGS_history);
       QTUNE_ASSIGN_OR_RETURN(options.measure, MeasureOptionsFromFlags());
@@ -459,6 +477,8 @@ int RunBenchSearch(const ParsedArgs& args) {
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.model_scores_all = !absl::GetFlag(FLAGS_anneal);
+  // Off unless asked for: the plain replay measures the strategy alone.
+  options.transfer = args.given.count("transfer") > 0 && absl::GetFlag(FLAGS_transfer);
   if (options.budget < 1 || options.repeats < 1 || options.batch_size < 1) {
     return cli::ReportError(program, absl::InvalidArgumentError(
                                          "--budget, --repeats and --batch-size must be at least 1"));

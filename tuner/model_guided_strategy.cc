@@ -34,6 +34,8 @@ void ModelGuidedStrategy::SetTask(std::optional<kernels::OpSpec> op, DeviceCache
   options_.caches = caches;
 }
 
+void ModelGuidedStrategy::SetTransfer(TransferData transfer) { transfer_ = std::move(transfer); }
+
 absl::Status ModelGuidedStrategy::Init(const ConfigSpace& space, uint64_t seed,
                                        const std::vector<Measurement>& history) {
   if (space_) return absl::FailedPreconditionError("search strategy initialised twice");
@@ -54,6 +56,35 @@ absl::Status ModelGuidedStrategy::Init(const ConfigSpace& space, uint64_t seed,
     AddSample(m);
   }
   if (space_->raw_size() <= options_.exhaustive_limit) enumerated_ = space_->EnumerateValid();
+
+  // Transfer: one ranking group per source (group 0 is this task).
+  uint32_t group = 1;
+  for (const TransferGroup& source : transfer_.groups) {
+    // Same feature layout as the task's: shape features only if it has them.
+    FeatureExtractor fx(*space_, options_.op ? std::optional<kernels::OpSpec>(source.op) : std::nullopt,
+                        source.caches);
+    FeatureRows rows;
+    std::vector<double> latency;
+    for (const Measurement& m : source.trials) {
+      if (!m.ok || !(m.latency_us > 0) || !std::isfinite(m.latency_us)) continue;
+      rows.push_back(fx.Extract(m.config));
+      latency.push_back(m.latency_us);
+    }
+    if (rows.size() < 2) continue;  // nothing to rank
+    if (absl::Status s = model_->Add(rows, latency, group++); !s.ok()) {
+      model_status_ = s;
+      continue;
+    }
+    transfer_fitted_ = true;
+  }
+  if (transfer_fitted_) {
+    model_status_ = model_->Fit();
+    transfer_fitted_ = model_status_.ok();
+  }
+  for (const Config& c : transfer_.seeds) {
+    if (space_->IsValid(c) && !seen_.count(c)) seeds_.push_back(c);
+  }
+  transfer_ = {};
   return absl::OkStatus();
 }
 
@@ -87,10 +118,15 @@ std::optional<Config> ModelGuidedStrategy::RandomUnseen() {
 std::vector<Config> ModelGuidedStrategy::ProposeBatch(size_t n) {
   std::vector<Config> out;
   if (!space_ || n == 0) return out;
+  // Transferred seeds first.
+  while (out.size() < n && next_seed_ < seeds_.size()) {
+    const Config& c = seeds_[next_seed_++];
+    if (Claim(c)) out.push_back(c);
+  }
   // Which slots explore, drawn first so the draw count is fixed per batch.
   size_t exploit = 0;
-  if (!measured_.empty() && measured_.size() >= options_.warmup) {
-    for (size_t i = 0; i < n; ++i) exploit += Uniform() >= options_.epsilon ? 1 : 0;
+  if (transfer_fitted_ || (!measured_.empty() && measured_.size() >= options_.warmup)) {
+    for (size_t i = out.size(); i < n; ++i) exploit += Uniform() >= options_.epsilon ? 1 : 0;
   }
   if (exploit > 0) {
     absl::StatusOr<std::vector<Config>> top = TopScored(exploit);
@@ -188,6 +224,9 @@ std::vector<Config> ModelGuidedStrategy::Anneal(std::map<Config, float>& scores,
   }
   while (current.size() < chains && !measured_.empty()) {
     current.push_back(measured_[rng_() % measured_.size()].second);
+  }
+  for (size_t i = 0; i < seeds_.size() && current.size() < chains; ++i) {
+    current.push_back(seeds_[i]);
   }
   while (current.size() < chains) {
     absl::StatusOr<Config> c = space_->Sample(rng_);

@@ -6,6 +6,8 @@
 // step, invalid neighbours skipped) or, for small spaces, by scoring every
 // unseen config. A fraction `epsilon` of each batch, and every proposal
 // until `warmup` measurements exist, is uniformly random (exploration).
+// With transfer data (SetTransfer), the first proposals are its seeds and the
+// model is used from the first batch on.
 //
 // It keeps the SearchStrategy contract (search_strategy.h): valid, never
 // repeated, deterministic for a seed, fewer than asked only when exhausted.
@@ -38,6 +40,7 @@
 #include "tuner/cost_model.h"
 #include "tuner/features.h"
 #include "tuner/search_strategy.h"
+#include "tuner/transfer.h"
 
 namespace qtune::tuner {
 
@@ -60,6 +63,11 @@ class ModelGuidedStrategy final : public SearchStrategy {
 
   // Task context for the features; only before Init().
   void SetTask(std::optional<kernels::OpSpec> op, DeviceCaches caches);
+  // Records of other sources (tuner/transfer.h); only before Init(). The
+  // groups train the model before the task's own first measurement (each
+  // its own ranking group) and the seeds, when unseen, are the first
+  // proposals.
+  void SetTransfer(TransferData transfer);
 
   std::string_view name() const override { return "model"; }
   absl::Status Init(const kernels::ConfigSpace& space, uint64_t seed,
@@ -96,6 +104,10 @@ class ModelGuidedStrategy final : public SearchStrategy {
   std::vector<double> pending_latency_;
   std::vector<std::pair<double, kernels::Config>> measured_;  // (latency, config)
   absl::Status model_status_;
+  TransferData transfer_;
+  std::vector<kernels::Config> seeds_;  // transferred, best first; also annealing starts
+  size_t next_seed_ = 0;                // seeds_[next_seed_..] not proposed yet
+  bool transfer_fitted_ = false;        // the model was fitted on transfer groups
 };
 
 }  // namespace qtune::tuner

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -18,6 +19,7 @@
 #include "proto/qtune.pb.h"
 #include "tuner/model_guided_strategy.h"
 #include "tuner/search_strategy.h"
+#include "tuner/transfer.h"
 #include "tuner/tuner.h"
 
 namespace qtune::tuner {
@@ -60,18 +62,11 @@ std::string PrefixTreeExpr(const std::vector<Knob>& knobs,
   return expr;
 }
 
-DeviceCaches CachesOfJson(const std::string& info_json) {
-  proto::DeviceInfo info;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  if (!google::protobuf::util::JsonStringToMessage(info_json, &info, options).ok()) return {};
-  return CachesOf(info);
-}
-
 // The strategy of one replayed run: the model-guided one with the task's
 // context, as `qtune tune` gives it (see ReplayOptions::model_scores_all).
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeReplayStrategy(const RecordedTask& task,
-                                                                   const ReplayOptions& options) {
+                                                                   const ReplayOptions& options,
+                                                                   const TransferData* transfer) {
   QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy,
                          MakeSearchStrategy(options.strategy));
   if (strategy->name() != "model") return strategy;
@@ -81,7 +76,9 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeReplayStrategy(const Recorde
   if (options.model_scores_all) {
     model.exhaustive_limit = std::max(model.exhaustive_limit, task.space.raw_size());
   }
-  return std::make_unique<ModelGuidedStrategy>(model);
+  auto guided = std::make_unique<ModelGuidedStrategy>(model);
+  if (transfer != nullptr) guided->SetTransfer(*transfer);
+  return guided;
 }
 
 }  // namespace
@@ -243,7 +240,8 @@ absl::StatusOr<std::vector<RecordedTask>> LoadRecordedTasks(
   return tasks;
 }
 
-absl::StatusOr<ReplayTaskResult> ReplayOne(const RecordedTask& task, const ReplayOptions& options) {
+absl::StatusOr<ReplayTaskResult> ReplayOne(const RecordedTask& task, const ReplayOptions& options,
+                                           const TransferData* transfer) {
   if (options.budget < 1 || options.repeats < 1 || options.batch_size < 1) {
     return absl::InvalidArgumentError("budget, repeats and batch size must be at least 1");
   }
@@ -260,7 +258,7 @@ absl::StatusOr<ReplayTaskResult> ReplayOne(const RecordedTask& task, const Repla
   std::vector<double> sums(options.checkpoints.size(), 0);
   int64_t total_trials = 0;
   for (int r = 0; r < options.repeats; ++r) {
-    QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy, MakeReplayStrategy(task, options));
+    QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy, MakeReplayStrategy(task, options, transfer));
     QTUNE_RETURN_IF_ERROR(strategy->Init(task.space, options.seed * 1000003u + r, {}));
     // best_after[k-1]: best latency after k trials.
     std::vector<double> best_after;
@@ -304,12 +302,54 @@ absl::StatusOr<ReplayTaskResult> ReplayOne(const RecordedTask& task, const Repla
   return result;
 }
 
+TransferData ReplayTransfer(const std::vector<RecordedTask>& tasks, size_t target,
+                            const ReplayOptions& options) {
+  TransferData data;
+  const RecordedTask& task = tasks[target];
+  if (!task.op) return data;
+  const TransferOptions limits;
+  std::vector<std::pair<double, size_t>> nearest;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (i == target || !tasks[i].op) continue;
+    double distance = ShapeDistance(*task.op, *tasks[i].op);
+    if (!(distance <= limits.max_distance)) continue;
+    if (tasks[i].device_key != task.device_key) distance += 0.5;
+    nearest.emplace_back(distance, i);
+  }
+  std::stable_sort(nearest.begin(), nearest.end());
+  std::mt19937_64 rng(options.seed * 7919u + target);
+  for (const auto& [distance, i] : nearest) {
+    if (static_cast<int>(data.groups.size()) >= limits.max_groups) break;
+    const RecordedTask& source = tasks[i];
+    TransferGroup group;
+    group.device_key = source.device_key;
+    group.workload_key = source.workload_key;
+    group.op = *source.op;
+    group.caches = source.caches;
+    group.distance = distance;
+    for (const auto& [config, latency] : source.latency_us) {
+      kernels::Config c = ParseForSpace(task.space, source.space.ToString(config));
+      if (!c.empty()) group.trials.push_back(Measurement{std::move(c), true, latency});
+    }
+    std::shuffle(group.trials.begin(), group.trials.end(), rng);
+    if (static_cast<int>(group.trials.size()) > options.transfer_trials) {
+      group.trials.resize(std::max(options.transfer_trials, 0));
+    }
+    if (!group.trials.empty()) data.groups.push_back(std::move(group));
+  }
+  data.seeds = PickSeeds(data.groups, task.space, limits.max_seeds);
+  return data;
+}
+
 absl::StatusOr<ReplayReport> Replay(const std::vector<RecordedTask>& tasks,
                                     const ReplayOptions& options) {
   ReplayReport report;
   report.options = options;
-  for (const RecordedTask& task : tasks) {
-    QTUNE_ASSIGN_OR_RETURN(ReplayTaskResult r, ReplayOne(task, options));
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    std::optional<TransferData> transfer;
+    if (options.transfer) transfer = ReplayTransfer(tasks, i, options);
+    QTUNE_ASSIGN_OR_RETURN(ReplayTaskResult r,
+                           ReplayOne(tasks[i], options, transfer ? &*transfer : nullptr));
     report.tasks.push_back(std::move(r));
   }
   for (size_t i = 0; i < options.checkpoints.size(); ++i) {
@@ -388,6 +428,7 @@ void PrintReplayJson(const ReplayReport& report, std::ostream& out) {
   json::JsonLine line;
   line.Bool("summary", true)
       .Str("strategy", report.options.strategy)
+      .Bool("transfer", report.options.transfer)
       .Int("budget", report.options.budget)
       .Int("repeats", report.options.repeats)
       .Int("seed", static_cast<int64_t>(report.options.seed))

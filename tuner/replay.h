@@ -40,6 +40,7 @@
 #include "qtune/kernels/config_space.h"
 #include "qtune/kernels/op_spec.h"
 #include "tuner/features.h"
+#include "tuner/transfer.h"
 
 namespace qtune::tuner {
 
@@ -82,6 +83,12 @@ struct ReplayOptions {
   // every unseen recorded config instead (its small-space path): the replay
   // then measures the cost model's ranking rather than the annealer.
   bool model_scores_all = true;
+  // Leave-one-out transfer for the model-guided strategy: each task is given
+  // the other recorded tasks of its kind and dtype (nearest first, as
+  // LoadTransfer picks them), each cut to `transfer_trials` configs drawn at
+  // random, as if those layers had been tuned before with that budget.
+  bool transfer = false;
+  int transfer_trials = 64;
 };
 
 struct ReplayTaskResult {
@@ -108,7 +115,12 @@ struct ReplayReport {
 
 // Replays one task. INVALID_ARGUMENT for bad options or an unknown strategy;
 // a strategy's Init failure is returned as is.
-absl::StatusOr<ReplayTaskResult> ReplayOne(const RecordedTask& task, const ReplayOptions& options);
+absl::StatusOr<ReplayTaskResult> ReplayOne(const RecordedTask& task, const ReplayOptions& options,
+                                           const TransferData* transfer = nullptr);
+// The transfer data of tasks[target] from the other tasks (see
+// ReplayOptions::transfer); deterministic for options.seed.
+TransferData ReplayTransfer(const std::vector<RecordedTask>& tasks, size_t target,
+                            const ReplayOptions& options);
 absl::StatusOr<ReplayReport> Replay(const std::vector<RecordedTask>& tasks,
                                     const ReplayOptions& options);
 

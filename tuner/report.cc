@@ -213,13 +213,15 @@ void ProgressBar::OnTaskEnd(size_t index, const TaskOutcome& task) { Draw(index,
 
 void ProgressBar::Draw(size_t index, const TaskOutcome& task) {
   constexpr int kBarWidth = 20;
-  const int budget = std::max(1, trials_per_task_);
+  // Without a cap the bar is scaled to the warm-up trials.
+  const int budget = trials_per_task_ > 0 ? trials_per_task_ : kDefaultTrialsPerTask;
   const int filled =
       static_cast<int>(std::min<int64_t>(kBarWidth, task.trials * kBarWidth / budget));
   std::string bar(filled, '#');
   bar.resize(kBarWidth, '.');
-  std::string line = absl::StrFormat("[%zu/%zu] %-28s [%s] %3d/%d", index + 1, num_tasks_,
-                                     task.task.name, bar, task.trials, budget);
+  std::string line = absl::StrFormat("[%zu/%zu] %-28s [%s] %3d", index + 1, num_tasks_,
+                                     task.task.name, bar, task.trials);
+  if (trials_per_task_ > 0) absl::StrAppendFormat(&line, "/%d", budget);
   if (task.best) absl::StrAppendFormat(&line, "  best %.1f us", task.best->median_us);
   absl::StrAppendFormat(&line, "  %.0fs", absl::ToDoubleSeconds(absl::Now() - start_));
   // Blank out the rest of a longer previous line.
@@ -298,7 +300,10 @@ void JsonLinesObserver::OnTaskEnd(size_t index, const TaskOutcome& task) {
   } else {
     json.Null("best_us");
   }
-  json.Str("status", StatusText(task));
+  json.Str("status", StatusText(task))
+      .Str("end", task.end_reason)
+      .Int("transfer_sources", task.transfer_sources)
+      .Int("transfer_seeds", task.transfer_seeds);
   out_ << std::move(json).Finish() << std::endl;
 }
 

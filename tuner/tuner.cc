@@ -11,6 +11,8 @@
 #include "proto/convert.h"
 #include "qtune/kernels/config_space.h"
 #include "tuner/model_guided_strategy.h"
+#include "tuner/scheduler.h"
+#include "tuner/transfer.h"
 #include "tuner/search_strategy.h"
 
 namespace qtune::tuner {
@@ -66,16 +68,6 @@ db::DeviceRecord DeviceRecordOf(const proto::DeviceInfo& info) {
   return device;
 }
 
-db::WorkloadRecord WorkloadRecordOf(const kernels::OpSpec& op) {
-  db::WorkloadRecord w;
-  w.workload_key = kernels::CanonicalKey(op);
-  w.op_kind = std::string(kernels::OpKindName(op.kind));
-  w.dtype = std::string(kernels::DTypeName(op.dtype));
-  w.shape = kernels::ShapeString(op);
-  w.macs = op.macs();
-  return w;
-}
-
 void OfferBest(TaskOutcome& outcome, const db::TrialRecord& trial, bool from_history) {
   if (trial.status != "OK") return;
   if (outcome.best && outcome.best->median_us <= trial.median_us) return;
@@ -93,10 +85,21 @@ class Job {
   absl::Status Run(const std::vector<Task>& tasks);
 
  private:
+  // What a started task keeps between its batches.
+  struct TaskRun {
+    std::optional<ConfigSpace> space;
+    std::unique_ptr<SearchStrategy> strategy;
+    absl::Time warm_deadline = absl::InfiniteFuture();
+    bool ended = false;
+  };
+
   absl::Status Prepare(const std::vector<Task>& tasks);
-  // Tunes one task; a non-OK return stops the job (the task's own failures
-  // land in its outcome).
-  absl::Status TuneTask(size_t index, absl::Time task_deadline);
+  // Describes the task's space and sets up its strategy. A non-OK return
+  // stops the job; the task's own failures land in its outcome (and end it).
+  absl::Status StartTask(size_t index, const Task& task);
+  // Measures one batch of a started task; a non-OK return stops the job.
+  absl::Status StepTask(size_t index);
+  void EndTask(size_t index, std::string reason);
   absl::StatusOr<std::vector<Measurement>> LoadHistory(const ConfigSpace& space,
                                                        TaskOutcome& outcome);
   absl::Status MeasureBatch(size_t index, const ConfigSpace& space,
@@ -110,6 +113,9 @@ class Job {
   TuneObserver* observer_;
   TuneReport& report_;
   DeviceCaches caches_;  // of the device, for the strategies' features
+  std::unique_ptr<TaskScheduler> scheduler_;
+  std::vector<TaskRun> runs_;  // parallel to report_.tasks
+  absl::Time deadline_ = absl::InfiniteFuture();
   int64_t next_seq_ = 1;
   double measure_ms_ = 0;
 };
@@ -216,64 +222,135 @@ absl::Status Job::MeasureBatch(size_t index, const ConfigSpace& space,
   return run;
 }
 
-absl::Status Job::TuneTask(size_t index, absl::Time task_deadline) {
-  TaskOutcome& outcome = report_.tasks[index];
-  if (observer_) observer_->OnTaskStart(index, outcome);
-  absl::StatusOr<ConfigSpace> space = runner_.DescribeSpace(outcome.task.op);
+absl::Status Job::StartTask(size_t index, const Task& task) {
+  TaskOutcome outcome;
+  outcome.task = task;
+  outcome.workload_key = kernels::CanonicalKey(task.op);
+  report_.tasks.push_back(std::move(outcome));
+  runs_.emplace_back();
+  TaskOutcome& out = report_.tasks[index];
+  TaskRun& run = runs_[index];
+  if (observer_) observer_->OnTaskStart(index, out);
+
+  absl::StatusOr<ConfigSpace> space = runner_.DescribeSpace(task.op);
   if (!space.ok()) {
     if (IsDeviceLost(space.status())) return space.status();
-    outcome.status = space.status();
-    if (observer_) observer_->OnTaskEnd(index, outcome);
+    out.status = space.status();
+    EndTask(index, "failed");
     return absl::OkStatus();
   }
-  outcome.space_size = space->CountValid();
-  QTUNE_ASSIGN_OR_RETURN(std::vector<Measurement> history, LoadHistory(*space, outcome));
-  QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<SearchStrategy> strategy,
-                         MakeTaskStrategy(options_.strategy, outcome.task.op, caches_));
-  const uint64_t seed = options_.seed * 1000003u + index;
-  QTUNE_RETURN_IF_ERROR(strategy->Init(*space, seed, history));
-
-  bool first_batch = true;
-  while (outcome.trials < options_.trials_per_task) {
-    if (Cancelled()) return absl::CancelledError("tuning interrupted");
-    if (!first_batch && absl::Now() >= task_deadline) break;
-    first_batch = false;
-    const size_t n = static_cast<size_t>(
-        std::min<int64_t>(options_.batch_size, options_.trials_per_task - outcome.trials));
-    std::vector<Config> configs = strategy->ProposeBatch(n);
-    if (configs.empty()) break;  // space exhausted
-    std::vector<Measurement> measured;
-    absl::Status run = MeasureBatch(index, *space, configs, measured);
-    strategy->Notify(measured);
-    QTUNE_RETURN_IF_ERROR(run);
+  run.space.emplace(*std::move(space));
+  out.space_size = run.space->CountValid();
+  QTUNE_ASSIGN_OR_RETURN(std::vector<Measurement> history, LoadHistory(*run.space, out));
+  if (out.best) scheduler_->SetBaseline(index, out.best->median_us);
+  QTUNE_ASSIGN_OR_RETURN(run.strategy, MakeTaskStrategy(options_.strategy, task.op, caches_));
+  if (auto* model = dynamic_cast<ModelGuidedStrategy*>(run.strategy.get());
+      model != nullptr && options_.transfer) {
+    QTUNE_ASSIGN_OR_RETURN(TransferData transfer,
+                           LoadTransfer(store_, task.op, report_.device_key, *run.space));
+    out.transfer_sources = static_cast<int>(transfer.groups.size());
+    out.transfer_seeds = static_cast<int>(transfer.seeds.size());
+    model->SetTransfer(std::move(transfer));
   }
-  if (observer_) observer_->OnTaskEnd(index, outcome);
+  const uint64_t seed = options_.seed * 1000003u + index;
+  return run.strategy->Init(*run.space, seed, history);
+}
+
+void Job::EndTask(size_t index, std::string reason) {
+  TaskRun& run = runs_[index];
+  if (run.ended) return;
+  run.ended = true;
+  scheduler_->Finish(index);
+  report_.tasks[index].end_reason = std::move(reason);
+  if (observer_) observer_->OnTaskEnd(index, report_.tasks[index]);
+}
+
+absl::Status Job::StepTask(size_t index) {
+  TaskOutcome& outcome = report_.tasks[index];
+  TaskRun& run = runs_[index];
+  int64_t n = options_.batch_size;
+  if (options_.trials_per_task > 0) n = std::min<int64_t>(n, options_.trials_per_task - outcome.trials);
+  std::vector<Config> configs = run.strategy->ProposeBatch(static_cast<size_t>(std::max<int64_t>(n, 1)));
+  if (configs.empty()) {
+    EndTask(index, "exhausted");
+    return absl::OkStatus();
+  }
+  std::vector<Measurement> measured;
+  absl::Status status = MeasureBatch(index, *run.space, configs, measured);
+  run.strategy->Notify(measured);
+  std::vector<double> latencies;
+  for (const Measurement& m : measured) latencies.push_back(m.ok ? m.latency_us : 0.0);
+  scheduler_->Record(index, latencies);
+  QTUNE_RETURN_IF_ERROR(status);
+  switch (scheduler_->end(index)) {
+    case TaskEnd::kCapped: EndTask(index, "capped"); break;
+    case TaskEnd::kConverged: EndTask(index, "converged"); break;
+    default: break;
+  }
   return absl::OkStatus();
 }
 
 absl::Status Job::Run(const std::vector<Task>& tasks) {
   const absl::Time start = absl::Now();
-  const absl::Time deadline = options_.time_budget > absl::ZeroDuration()
-                                  ? start + options_.time_budget
-                                  : absl::InfiniteFuture();
-  if (options_.trials_per_task < 1 || options_.batch_size < 1) {
-    return absl::InvalidArgumentError("trials per task and batch size must be at least 1");
+  deadline_ = options_.time_budget > absl::ZeroDuration() ? start + options_.time_budget
+                                                          : absl::InfiniteFuture();
+  if (options_.trials_per_task < 0 || options_.batch_size < 1 || options_.warm_trials < 1 ||
+      options_.patience < 0) {
+    return absl::InvalidArgumentError(
+        "trials per task must be >= 0, batch size and warm-up trials >= 1, patience >= 0");
+  }
+  if (options_.trials_per_task == 0 && deadline_ == absl::InfiniteFuture()) {
+    return absl::InvalidArgumentError("an unlimited trial count needs a time budget");
   }
   QTUNE_RETURN_IF_ERROR(MakeSearchStrategy(options_.strategy).status());
+  SchedulerOptions sched;
+  sched.max_trials = options_.trials_per_task;
+  sched.warm_trials = options_.trials_per_task > 0
+                          ? std::min(options_.warm_trials, options_.trials_per_task)
+                          : options_.warm_trials;
+  sched.patience = options_.patience;
+  std::vector<double> weights;
+  for (const Task& t : tasks) weights.push_back(std::max(1, t.occurrences));
+  scheduler_ = std::make_unique<TaskScheduler>(std::move(weights), sched);
+
   absl::Status status = Prepare(tasks);
   if (status.ok() && observer_) observer_->OnJobStart(report_, tasks.size());
-  for (size_t i = 0; i < tasks.size() && status.ok(); ++i) {
-    TaskOutcome outcome;
-    outcome.task = tasks[i];
-    outcome.workload_key = kernels::CanonicalKey(tasks[i].op);
-    report_.tasks.push_back(std::move(outcome));
+  while (status.ok()) {
+    if (Cancelled()) {
+      status = absl::CancelledError("tuning interrupted");
+      break;
+    }
+    // Phase 1 walks the tasks in order: the started task still warming up,
+    // else the next task to start; then the scheduler picks.
+    const size_t started = report_.tasks.size();
+    std::optional<size_t> next;
+    for (size_t i = 0; i < started && !next; ++i) {
+      if (scheduler_->in_warmup(i)) next = i;
+    }
+    if (!next && started < tasks.size()) next = started;
+    if (!next) next = scheduler_->Next();
+    if (!next) break;
+    const size_t i = *next;
     const absl::Time now = absl::Now();
-    const absl::Time task_deadline =
-        deadline == absl::InfiniteFuture()
-            ? deadline
-            : now + std::max(absl::ZeroDuration(),
-                             (deadline - now) / static_cast<int64_t>(tasks.size() - i));
-    status = TuneTask(i, task_deadline);
+    if (i == started) {
+      status = StartTask(i, tasks[i]);
+      if (!status.ok() || runs_[i].ended) continue;
+      // The warm-up's share: an equal part of what is left.
+      if (deadline_ != absl::InfiniteFuture()) {
+        runs_[i].warm_deadline =
+            now + std::max(absl::ZeroDuration(),
+                           (deadline_ - now) / static_cast<int64_t>(tasks.size() - i));
+      }
+    } else if (scheduler_->in_warmup(i) && now >= runs_[i].warm_deadline) {
+      scheduler_->EndWarmup(i);
+      continue;
+    } else if (now >= deadline_) {
+      break;  // every task has had its first batch
+    }
+    status = StepTask(i);
+  }
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    EndTask(i, absl::Now() >= deadline_ ? "deadline" : status.ok() ? "done" : "stopped");
   }
 
   report_.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
@@ -316,6 +393,16 @@ proto::MeasureOptions DefaultMeasureOptions() {
   m.set_timeout_ms(10000);
   m.set_seed(1);
   return m;
+}
+
+db::WorkloadRecord WorkloadRecordOf(const kernels::OpSpec& op) {
+  db::WorkloadRecord w;
+  w.workload_key = kernels::CanonicalKey(op);
+  w.op_kind = std::string(kernels::OpKindName(op.kind));
+  w.dtype = std::string(kernels::DTypeName(op.dtype));
+  w.shape = kernels::ShapeString(op);
+  w.macs = op.macs();
+  return w;
 }
 
 DeviceCaches CachesOf(const proto::DeviceInfo& info) {

@@ -50,6 +50,9 @@ inline constexpr int kDefaultBatchSize = 8;
 // Measurement defaults of `qtune tune`.
 proto::MeasureOptions DefaultMeasureOptions();
 
+// The database record of `op`'s workload (key, kind, dtype, shape, MACs).
+db::WorkloadRecord WorkloadRecordOf(const kernels::OpSpec& op);
+
 // The data-cache sizes (levels 1, 2, 3) and cores of `info`; what the device
 // does not report keeps DeviceCaches' defaults.
 DeviceCaches CachesOf(const proto::DeviceInfo& info);
@@ -61,17 +64,32 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeTaskStrategy(std::string_vie
                                                                   const kernels::OpSpec& op,
                                                                   const DeviceCaches& caches);
 
+// Trials without a 1% gain after which a task counts as converged.
+inline constexpr int kDefaultPatience = 64;
+
+// How the trials are spread over the tasks (tuner/scheduler.h): first every
+// task in order gets `warm_trials` (capped by trials_per_task), then batches
+// go to the task with the largest expected gain (occurrences x latency x
+// recent improvement) until every task is capped, converged (`patience`) or
+// exhausted, or the time budget is spent.
 struct TuneOptions {
   std::string model;             // recorded in the job
-  std::string strategy = "random";
-  int trials_per_task = kDefaultTrialsPerTask;  // >= 1
+  std::string strategy = "model";
+  // Measured configs per task, at most; 0 = no cap (only with a time budget).
+  int trials_per_task = kDefaultTrialsPerTask;
+  int warm_trials = kDefaultTrialsPerTask;      // >= 1
+  int patience = kDefaultPatience;              // 0 = never stop a task early
   int batch_size = kDefaultBatchSize;           // >= 1
   uint64_t seed = 1;
   proto::MeasureOptions measure = DefaultMeasureOptions();
   // Skip configs already measured on this device (and count their best).
   bool use_history = true;
-  // Wall-clock budget of the whole job; zero = none. Each task gets an equal
-  // share of what is left when it starts, and always at least one batch.
+  // Seed the model-guided strategy from records of the same op on other
+  // devices and of similar ops (tuner/transfer.h).
+  bool transfer = true;
+  // Wall-clock budget of the whole job; zero = none. During the warm-up each
+  // task gets an equal share of what is left when it starts, and always at
+  // least one batch; the rest goes to the scheduler until the deadline.
   absl::Duration time_budget = absl::ZeroDuration();
   std::string args_json = "{}";  // the job's options, stored with the job
   const std::atomic<bool>* cancel = nullptr;  // not owned; may be null
@@ -94,6 +112,12 @@ struct TaskOutcome {
   int64_t history_trials = 0;  // measured earlier on this device
   std::optional<BestTrial> best;
   absl::Status status;       // non-OK: the task could not be tuned (why)
+  // Why the task stopped: "capped" (trial cap), "converged" (no gain within
+  // the patience), "exhausted" (no unmeasured config left), "deadline" (time
+  // budget), "failed"; empty while it runs.
+  std::string end_reason;
+  int transfer_sources = 0;  // transfer groups the strategy was given
+  int transfer_seeds = 0;
 };
 
 struct TuneReport {
@@ -122,6 +146,8 @@ class TuneObserver {
 };
 
 // Runs a tuning job for `tasks` on `runner`, recording into `store`.
+// OnTaskStart is called when a task is first measured (in task order) and
+// OnTaskEnd once, when it leaves the rotation or the job ends.
 // Returns OK when every task was tuned (state "done"). A task whose space the
 // device cannot describe is skipped, recorded in its outcome, and makes the
 // job "failed" after the other tasks ran (the task's error code, with a

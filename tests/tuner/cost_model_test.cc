@@ -117,6 +117,21 @@ TEST(CostModelTest, GroupsRankWithinEachTask) {
   EXPECT_GE(Spearman(std::vector<double>(scores.begin(), scores.end()), speed), 0.8);
 }
 
+TEST(CostModelTest, AddThenFitEqualsUpdate) {
+  Split s0 = MakeSplit(11, 60, 0), s1 = MakeSplit(12, 60, 50, 1000.0);
+  auto updated = MakeXgboostCostModel({}).value();
+  ASSERT_TRUE(updated->Update(s0.train_rows, s0.train_latency, 0).ok());
+  ASSERT_TRUE(updated->Update(s1.train_rows, s1.train_latency, 1).ok());
+  auto added = MakeXgboostCostModel({}).value();
+  EXPECT_EQ(added->Fit().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(added->Add(s0.train_rows, s0.train_latency, 0).ok());
+  ASSERT_TRUE(added->Add(s1.train_rows, s1.train_latency, 1).ok());
+  EXPECT_EQ(added->Predict(s1.test_rows).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(added->Fit().ok());
+  EXPECT_EQ(added->num_samples(), 120u);
+  EXPECT_EQ(added->Predict(s1.test_rows).value(), updated->Predict(s1.test_rows).value());
+}
+
 TEST(CostModelTest, RejectsBadInput) {
   auto model = MakeXgboostCostModel({}).value();
   EXPECT_EQ(model->Predict({{1.0f}}).status().code(), absl::StatusCode::kFailedPrecondition);

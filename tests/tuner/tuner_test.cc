@@ -31,7 +31,7 @@ class FakeRunner : public Runner {
  public:
   absl::StatusOr<proto::DeviceInfo> GetDeviceInfo() override {
     proto::DeviceInfo info;
-    info.set_device_key("fake/test/1c");
+    info.set_device_key(device_key);
     info.set_arch("x86_64");
     info.set_cpu_name("fake cpu");
     info.set_cores(1);
@@ -47,8 +47,8 @@ class FakeRunner : public Runner {
                                {{"tile", 1}, {"unroll", 1}});
   }
 
-  static double LatencyUs(const kernels::OpSpec& op, const Config& c) {
-    const double fp32 = 1000.0 / c.at("tile") + 10.0 * c.at("unroll");
+  double LatencyUs(const kernels::OpSpec& op, const Config& c) const {
+    const double fp32 = flat ? 100.0 : 1000.0 / c.at("tile") + 10.0 * c.at("unroll");
     return op.dtype == DType::kInt8 ? fp32 / 4 : fp32;
   }
 
@@ -84,6 +84,8 @@ class FakeRunner : public Runner {
     return absl::OkStatus();
   }
 
+  std::string device_key = "fake/test/1c";
+  bool flat = false;            // every config equally fast
   bool dense_unimplemented = false;
   int lose_device_after = -1;   // deliver this many results in total, then fail
   int skip_index = -1;          // never answer this config position
@@ -425,6 +427,83 @@ TEST_F(TunerTest, TableHasSpeedupsAndWeightedTotals) {
   EXPECT_EQ(rows, 4);
   EXPECT_EQ(lines, 4 + 3 + 1);  // rows, totals (int8, fp32, speedup), summary
   EXPECT_THAT(json.str(), HasSubstr("\"overhead_ms_per_trial\":"));
+}
+
+}  // namespace
+}  // namespace qtune::tuner
+
+namespace qtune::tuner {
+namespace {
+
+TEST_F(TunerTest, WithABudgetAndNoCapTasksRunUntilExhausted) {
+  TuneOptions options = Options(0, 2);
+  options.time_budget = absl::Minutes(5);
+  options.warm_trials = 2;
+  options.patience = 0;
+  TuneReport report;
+  CountingObserver observer;
+  ASSERT_TRUE(Tune(runner_, *store_, Tasks({"fc", "layer4.0.downsample"}), options, &observer,
+                   &report)
+                  .ok());
+  ASSERT_EQ(report.tasks.size(), 4u);
+  for (const TaskOutcome& t : report.tasks) {
+    EXPECT_EQ(t.trials, 8) << t.task.name;  // the whole 8-config space
+    EXPECT_EQ(t.end_reason, "exhausted") << t.task.name;
+  }
+  EXPECT_EQ(observer.started, 4);
+  EXPECT_EQ(observer.ended, 4);
+}
+
+TEST_F(TunerTest, ConvergedTasksStopEarly) {
+  runner_.flat = true;
+  TuneOptions options = Options(0, 1);
+  options.strategy = "grid";
+  options.time_budget = absl::Minutes(5);
+  options.warm_trials = 2;
+  options.patience = 2;
+  TuneReport report;
+  ASSERT_TRUE(Tune(runner_, *store_, Tasks({"fc"}, {DType::kInt8}), options, nullptr, &report)
+                  .ok());
+  ASSERT_EQ(report.tasks.size(), 1u);
+  EXPECT_EQ(report.tasks[0].end_reason, "converged");
+  EXPECT_LT(report.tasks[0].trials, 8);
+}
+
+TEST_F(TunerTest, UnlimitedTrialsNeedABudget) {
+  TuneReport report;
+  EXPECT_EQ(Tune(runner_, *store_, Tasks({"fc"}), Options(0, 2), nullptr, &report).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TunerTest, TransferSeedsANewDeviceFromRecordsOfAnotherDevice) {
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kInt8});
+  TuneOptions first = Options(8, 8);
+  first.strategy = "random";
+  TuneReport done;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, first, nullptr, &done).ok());
+  ASSERT_TRUE(done.tasks[0].best.has_value());
+  const std::string best_config = done.tasks[0].best->config;  // tile=8,unroll=1
+
+  FakeRunner other;
+  other.device_key = "fake/other/2c";
+  TuneOptions options = Options(2, 2);
+  options.strategy = "model";
+  TuneReport report;
+  ASSERT_TRUE(Tune(other, *store_, tasks, options, nullptr, &report).ok());
+  EXPECT_EQ(report.tasks[0].transfer_sources, 1);
+  EXPECT_EQ(report.tasks[0].transfer_seeds, 1);
+  // The first batch holds the transferred best (the fake answers out of order).
+  std::vector<db::TrialRecord> trials = Trials(report.job_id);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_TRUE(trials[0].config == best_config || trials[1].config == best_config);
+  EXPECT_EQ(trials[0].device_key, "fake/other/2c");
+
+  // --notransfer starts from scratch.
+  FakeRunner third;
+  third.device_key = "fake/third/1c";
+  options.transfer = false;
+  ASSERT_TRUE(Tune(third, *store_, tasks, options, nullptr, &report).ok());
+  EXPECT_EQ(report.tasks[0].transfer_sources, 0);
 }
 
 }  // namespace
