@@ -12,7 +12,7 @@
 namespace qtune::agent {
 
 struct MeasureSettings {
-  int warmup_runs = 1;         // untimed runs after the verification run
+  int warmup_runs = 1;         // untimed runs before timing, the verification run included
   double min_repeat_ms = 20;   // timed runs continue until this much time is measured...
   int min_repeats = 3;         // ...and at least this many runs were timed,
   int max_repeats = 1000;      // but never more than this many (>= min_repeats)

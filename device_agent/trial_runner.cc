@@ -92,6 +92,11 @@ absl::StatusOr<kernels::ConfigSpace> TrialRunner::GetSpace(const kernels::OpSpec
   return space;
 }
 
+absl::Status TrialRunner::Execute(kernels::Kernel& kernel, const void* input, void* output) {
+  ++kernel_runs_;
+  return kernel.Execute(input, output);
+}
+
 void TrialRunner::FlushCaches() {
   if (flush_buffer_.size() != options_.flush_bytes) flush_buffer_.assign(options_.flush_bytes, 0);
   // A different byte every time, so the stores cannot be elided.
@@ -145,9 +150,12 @@ proto::TrialResult TrialRunner::Run(const kernels::OpSpec& op, const kernels::Co
   // so that unwritten elements are caught.
   size_t output_bytes =
       static_cast<size_t>(op.output_elements()) * kernels::ElementBytes(op.dtype);
-  kernels::AlignedBuffer output(output_bytes);
+  // The output buffer is kept from trial to trial: fresh memory is slow to
+  // touch on some machines.
+  if (output_.size() != output_bytes) output_ = kernels::AlignedBuffer(output_bytes);
+  kernels::AlignedBuffer& output = output_;
   std::memset(output.data(), 0xA5, output_bytes);
-  if (absl::Status run = (*kernel)->Execute(inst.input.data(), output.data()); !run.ok()) {
+  if (absl::Status run = Execute(**kernel, inst.input.data(), output.data()); !run.ok()) {
     result.set_status(proto::INTERNAL);
     result.set_message(absl::StrCat("kernel execution failed: ", run.message()));
     return result;
@@ -165,9 +173,9 @@ proto::TrialResult TrialRunner::Run(const kernels::OpSpec& op, const kernels::Co
     return result;
   }
 
-  // 4. Warm up, then time.
-  for (int i = 0; i < settings.warmup_runs; ++i) {
-    if (absl::Status run = (*kernel)->Execute(inst.input.data(), output.data()); !run.ok()) {
+  // 4. Warm up (the verification run was the first warm-up run), then time.
+  for (int i = 1; i < settings.warmup_runs; ++i) {
+    if (absl::Status run = Execute(**kernel, inst.input.data(), output.data()); !run.ok()) {
       result.set_status(proto::INTERNAL);
       result.set_message(absl::StrCat("kernel execution failed: ", run.message()));
       return result;
@@ -180,7 +188,7 @@ proto::TrialResult TrialRunner::Run(const kernels::OpSpec& op, const kernels::Co
           measured_ms < settings.min_repeat_ms)) {
     if (settings.flush_cache) FlushCaches();
     Clock::time_point start = Clock::now();
-    absl::Status run = (*kernel)->Execute(inst.input.data(), output.data());
+    absl::Status run = Execute(**kernel, inst.input.data(), output.data());
     double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
     if (!run.ok()) {
       result.set_status(proto::INTERNAL);

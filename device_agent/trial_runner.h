@@ -11,7 +11,8 @@
 //      UNIMPLEMENTED -> UNSUPPORTED, other errors -> COMPILE_ERROR);
 //   3. one run on the cached operator instance and VerifyOutput, timed as
 //      verify_ms (-> WRONG_OUTPUT with the mismatch count and summary);
-//   4. warmup_runs untimed runs, then timed runs, each timed on its own with a
+//   4. warmup_runs - 1 more untimed runs (the verification run counts as the
+//      first warm-up run), then timed runs, each timed on its own with a
 //      steady clock (optionally after a cache flush), until min_repeats and
 //      min_repeat_ms are both reached or max_repeats runs were timed;
 //   5. median/min/stddev in microseconds, repeats, measure_ms (sum of the
@@ -71,6 +72,10 @@ class TrialRunner {
   // Bytes held by cached operator instances.
   size_t cached_bytes() const { return cached_bytes_; }
 
+  // Kernel executions so far, over all trials: verification, warm-up and
+  // timed runs.
+  int64_t kernel_runs() const { return kernel_runs_; }
+
  private:
   struct Entry {
     std::string key;
@@ -84,6 +89,8 @@ class TrialRunner {
   // DescribeSpace(op, target), memoised per (op, max_threads).
   absl::StatusOr<kernels::ConfigSpace> GetSpace(const kernels::OpSpec& op,
                                                 const kernels::Target& target);
+  // kernel.Execute, counted in kernel_runs_.
+  absl::Status Execute(kernels::Kernel& kernel, const void* input, void* output);
   void FlushCaches();
 
   TrialRunnerOptions options_;
@@ -91,8 +98,10 @@ class TrialRunner {
   std::map<std::string, std::list<Entry>::iterator> index_;
   size_t cached_bytes_ = 0;
   std::map<std::string, kernels::ConfigSpace> spaces_;
+  kernels::AlignedBuffer output_;  // the output of the current trial's runs
   std::vector<uint8_t> flush_buffer_;
   uint8_t flush_round_ = 0;
+  int64_t kernel_runs_ = 0;
 };
 
 }  // namespace qtune::agent

@@ -104,12 +104,16 @@ inline ConvGeometry MakeGeometry(const OpSpec& op, int channel_pack) {
 }
 
 // Packs KRSC weights into [ceil(K/NR)][R*S][cp / P][NR][P] (P = channel
-// pack), zero-filling channels >= C and outputs >= K.
+// pack), zero-filling channels >= C and outputs >= K. An empty buffer when
+// the allocation fails.
 template <typename Packed, typename Src>
-std::vector<Packed> PackWeights(const ConvGeometry& g, int nr, int pack, const Src* weights) {
+AlignedBuffer PackWeights(const ConvGeometry& g, int nr, int pack, const Src* weights) {
+  static_assert(std::is_trivially_copyable_v<Packed>);
   const int kb_count = (g.k + nr - 1) / nr;
   const int taps = g.taps();
-  std::vector<Packed> packed(static_cast<size_t>(kb_count) * taps * g.cp * nr, Packed{0});
+  AlignedBuffer buffer(static_cast<size_t>(kb_count) * taps * g.cp * nr * sizeof(Packed));
+  if (buffer.data() == nullptr) return buffer;
+  Packed* packed = buffer.as<Packed>();  // zero-initialised
   for (int k = 0; k < g.k; ++k) {
     const int kb = k / nr, n = k % nr;
     for (int t = 0; t < taps; ++t) {
@@ -120,7 +124,7 @@ std::vector<Packed> PackWeights(const ConvGeometry& g, int nr, int pack, const S
       }
     }
   }
-  return packed;
+  return buffer;
 }
 
 template <typename Ops>
@@ -134,7 +138,7 @@ class DirectConvKernel final : public Kernel {
 
   // `weights` are packed by PackWeights(geometry, params.nr, kChannelPack).
   DirectConvKernel(std::string name, const ConvGeometry& geometry,
-                   const DirectConvParams& params, Micro micro, std::vector<Packed> weights,
+                   const DirectConvParams& params, Micro micro, AlignedBuffer weights,
                    Ops ops)
       : name_(std::move(name)),
         g_(geometry),
@@ -161,8 +165,10 @@ class DirectConvKernel final : public Kernel {
     }
   }
 
-  // False when the allocation of the staging buffer failed.
-  bool ok() const { return !NeedsCopy() || staged_.data() != nullptr; }
+  // False when the allocation of the weights or the staging buffer failed.
+  bool ok() const {
+    return weights_.data() != nullptr && (!NeedsCopy() || staged_.data() != nullptr);
+  }
 
   const std::string& name() const override { return name_; }
 
@@ -217,7 +223,7 @@ class DirectConvKernel final : public Kernel {
     const size_t n = row / g_.out_h, oh = row % g_.out_h;
     const Packed* row_base =
         src + (n * g_.hp + oh * g_.stride_h) * static_cast<size_t>(g_.wp) * g_.cp;
-    const Packed* w = weights_.data() + kb * static_cast<size_t>(g_.taps()) * g_.cp * nr;
+    const Packed* w = weights_.as<Packed>() + kb * static_cast<size_t>(g_.taps()) * g_.cp * nr;
 
     alignas(64) Acc acc[(kChunkPixels + 8) * 32];
     const Packed* x[8];
@@ -247,7 +253,7 @@ class DirectConvKernel final : public Kernel {
   ConvGeometry g_;
   DirectConvParams p_;
   Micro micro_;
-  std::vector<Packed> weights_;
+  AlignedBuffer weights_;
   Ops ops_;
   internal::ThreadPool pool_;
   AlignedBuffer staged_;
@@ -300,7 +306,9 @@ absl::StatusOr<std::unique_ptr<Kernel>> BuildDirectConv(const OpSpec& op, const 
       DirectConvName(op, dtypes, params, suffix), g, params, micro,
       PackWeights<typename Ops::Packed>(g, params.nr, Ops::kChannelPack, weights),
       std::move(ops));
-  if (!kernel->ok()) return absl::ResourceExhaustedError("cannot allocate the staging buffer");
+  if (!kernel->ok()) {
+    return absl::ResourceExhaustedError("cannot allocate the packed weights or the staging buffer");
+  }
   return kernel;
 }
 

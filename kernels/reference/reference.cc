@@ -1,8 +1,11 @@
 #include "qtune/kernels/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/status_macros.h"
@@ -27,35 +30,92 @@ float ApplyActivation(Activation act, float y) {
   return y;
 }
 
-// Visits every output element of `op` with the (input index, weight index)
-// pairs of its in-bounds taps. Padded taps are skipped: they contribute
-// nothing. `Tap(in, w)` is called per product, `Done(out, k)` per output.
-template <typename Tap, typename Done>
-void ForEachOutput(const OpSpec& op, Tap&& tap, Done&& done) {
+// The loops below visit, per output pixel, the in-bounds taps (r, s) in
+// order and, per tap, the input channels c in order, accumulating into one
+// vector of K accumulators; the innermost loop runs over the output channels
+// k with contiguous weights (KRSC transposed once to RSCK; depthwise RSC
+// weights and NHWC inputs are already k-contiguous). Every output element
+// thus sums exactly the products of the naive per-element loop, in the same
+// (r, s, c) order. Padded taps are skipped: they contribute nothing.
+
+// acc[k] += x * w[k]. Products fit int16 x int16 -> int32, and partial sums
+// stay within the bound ValidateOpSpec puts on the whole sum.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define QTUNE_REFERENCE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define QTUNE_REFERENCE_CLONES
+#endif
+
+QTUNE_REFERENCE_CLONES
+void AxpyInt8(int32_t* acc, const int16_t* w, int16_t x, int k_n) {
+  for (int k = 0; k < k_n; ++k) acc[k] += static_cast<int32_t>(x) * static_cast<int32_t>(w[k]);
+}
+
+// acc[k] += x[k] * w[k] (depthwise).
+QTUNE_REFERENCE_CLONES
+void MulAddInt8(int32_t* acc, const int16_t* x, const int16_t* w, int k_n) {
+  for (int k = 0; k < k_n; ++k) acc[k] += static_cast<int32_t>(x[k]) * static_cast<int32_t>(w[k]);
+}
+
+// p = x * w[k] in double (exact: 24-bit by 24-bit mantissas); acc[k] += p,
+// mag[k] += |p|.
+QTUNE_REFERENCE_CLONES
+void AxpyFp32(double* acc, double* mag, const float* w, float x, int k_n) {
+  const double xd = x;
+  for (int k = 0; k < k_n; ++k) {
+    const double p = xd * static_cast<double>(w[k]);
+    acc[k] += p;
+    mag[k] += std::fabs(p);
+  }
+}
+
+// Depthwise: p = x[k] * w[k].
+QTUNE_REFERENCE_CLONES
+void MulAddFp32(double* acc, double* mag, const float* x, const float* w, int k_n) {
+  for (int k = 0; k < k_n; ++k) {
+    const double p = static_cast<double>(x[k]) * static_cast<double>(w[k]);
+    acc[k] += p;
+    mag[k] += std::fabs(p);
+  }
+}
+
+// Weights in the layout the loops read: RSCK for conv2d and dense (from
+// KRSC), RSC unchanged for depthwise.
+template <typename W, typename T>
+std::vector<W> TapMajorWeights(const OpSpec& op, const std::vector<T>& weights) {
+  std::vector<W> out(weights.size());
+  if (op.kind == OpKind::kDepthwiseConv2d) {
+    for (size_t i = 0; i < weights.size(); ++i) out[i] = static_cast<W>(weights[i]);
+    return out;
+  }
+  const int64_t rsc = int64_t{op.r} * op.s * op.c;
+  for (int64_t k = 0; k < op.k; ++k) {
+    for (int64_t j = 0; j < rsc; ++j) out[j * op.k + k] = static_cast<W>(weights[k * rsc + j]);
+  }
+  return out;
+}
+
+// Calls pixel(out_pixel, taps) per output pixel, where taps lists the
+// (input pixel, r * S + s) pairs of its in-bounds taps in (r, s) order.
+template <typename Pixel>
+void ForEachPixel(const OpSpec& op, Pixel&& pixel) {
   const int oh_n = op.out_h(), ow_n = op.out_w();
-  const bool depthwise = op.kind == OpKind::kDepthwiseConv2d;
+  std::vector<std::pair<int64_t, int64_t>> taps;
+  taps.reserve(static_cast<size_t>(op.r) * op.s);
   for (int n = 0; n < op.n; ++n) {
     for (int oh = 0; oh < oh_n; ++oh) {
       for (int ow = 0; ow < ow_n; ++ow) {
-        const int64_t out_pixel = (int64_t{n} * oh_n + oh) * ow_n + ow;
-        for (int k = 0; k < op.k; ++k) {
-          for (int r = 0; r < op.r; ++r) {
-            const int ih = oh * op.stride_h - op.pad_top + r * op.dilation_h;
-            if (ih < 0 || ih >= op.h) continue;
-            for (int s = 0; s < op.s; ++s) {
-              const int iw = ow * op.stride_w - op.pad_left + s * op.dilation_w;
-              if (iw < 0 || iw >= op.w) continue;
-              const int64_t in_pixel = (int64_t{n} * op.h + ih) * op.w + iw;
-              if (depthwise) {
-                tap(in_pixel * op.c + k, (int64_t{r} * op.s + s) * op.c + k);
-              } else {
-                const int64_t w_base = ((int64_t{k} * op.r + r) * op.s + s) * op.c;
-                for (int c = 0; c < op.c; ++c) tap(in_pixel * op.c + c, w_base + c);
-              }
-            }
+        taps.clear();
+        for (int r = 0; r < op.r; ++r) {
+          const int ih = oh * op.stride_h - op.pad_top + r * op.dilation_h;
+          if (ih < 0 || ih >= op.h) continue;
+          for (int s = 0; s < op.s; ++s) {
+            const int iw = ow * op.stride_w - op.pad_left + s * op.dilation_w;
+            if (iw < 0 || iw >= op.w) continue;
+            taps.emplace_back((int64_t{n} * op.h + ih) * op.w + iw, int64_t{r} * op.s + s);
           }
-          done(out_pixel * op.k + k, k);
         }
+        pixel((int64_t{n} * oh_n + oh) * ow_n + ow, taps);
       }
     }
   }
@@ -64,40 +124,59 @@ void ForEachOutput(const OpSpec& op, Tap&& tap, Done&& done) {
 void RunInt8(const OpSpec& op, const OpData& data, const uint8_t* input, uint8_t* output) {
   const QuantParams& q = data.quant;
   const size_t scales = q.requant_scale.size();
-  int32_t acc = 0;
-  ForEachOutput(
-      op,
-      [&](int64_t i, int64_t w) {
-        acc += (static_cast<int32_t>(input[i]) - q.input_zero_point) *
-               static_cast<int32_t>(data.weights_s8[w]);
-      },
-      [&](int64_t o, int k) {
-        output[o] = Requantize(WrapAdd(data.bias_s32[k], acc), q.requant_scale[k % scales],
-                               q.output_zero_point, q.output_min, q.output_max);
-        acc = 0;
-      });
+  const bool depthwise = op.kind == OpKind::kDepthwiseConv2d;
+  const std::vector<int16_t> w = TapMajorWeights<int16_t>(op, data.weights_s8);
+  std::vector<int32_t> acc(op.k);
+  std::vector<int16_t> x(op.c);  // one input pixel minus the zero point
+  ForEachPixel(op, [&](int64_t out_pixel, const std::vector<std::pair<int64_t, int64_t>>& taps) {
+    std::fill(acc.begin(), acc.end(), 0);
+    for (const auto& [in_pixel, tap] : taps) {
+      const uint8_t* in = input + in_pixel * op.c;
+      for (int c = 0; c < op.c; ++c) x[c] = static_cast<int16_t>(in[c] - q.input_zero_point);
+      if (depthwise) {
+        MulAddInt8(acc.data(), x.data(), w.data() + tap * op.c, op.k);
+      } else {
+        const int16_t* wt = w.data() + tap * op.c * op.k;
+        for (int c = 0; c < op.c; ++c) AxpyInt8(acc.data(), wt + int64_t{c} * op.k, x[c], op.k);
+      }
+    }
+    uint8_t* out = output + out_pixel * op.k;
+    for (int k = 0; k < op.k; ++k) {
+      out[k] = Requantize(WrapAdd(data.bias_s32[k], acc[k]), q.requant_scale[k % scales],
+                          q.output_zero_point, q.output_min, q.output_max);
+    }
+  });
 }
 
 void RunFp32(const OpSpec& op, const OpData& data, const float* input, float* output,
              float* magnitude) {
   // Accumulates exactly-rounded products in double, so the reference itself
   // carries (almost) no summation error; kernels sum in float in any order.
-  double acc = 0.0, mag = 0.0;
-  ForEachOutput(
-      op,
-      [&](int64_t i, int64_t w) {
-        const double p = static_cast<double>(input[i]) * static_cast<double>(data.weights_f32[w]);
-        acc += p;
-        mag += std::fabs(p);
-      },
-      [&](int64_t o, int k) {
-        output[o] = ApplyActivation(op.activation, static_cast<float>(data.bias_f32[k] + acc));
-        if (magnitude != nullptr) {
-          magnitude[o] = static_cast<float>(std::fabs(data.bias_f32[k]) + mag);
+  const bool depthwise = op.kind == OpKind::kDepthwiseConv2d;
+  const std::vector<float> w = TapMajorWeights<float>(op, data.weights_f32);
+  std::vector<double> acc(op.k), mag(op.k);
+  ForEachPixel(op, [&](int64_t out_pixel, const std::vector<std::pair<int64_t, int64_t>>& taps) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    std::fill(mag.begin(), mag.end(), 0.0);
+    for (const auto& [in_pixel, tap] : taps) {
+      const float* in = input + in_pixel * op.c;
+      if (depthwise) {
+        MulAddFp32(acc.data(), mag.data(), in, w.data() + tap * op.c, op.k);
+      } else {
+        const float* wt = w.data() + tap * op.c * op.k;
+        for (int c = 0; c < op.c; ++c) {
+          AxpyFp32(acc.data(), mag.data(), wt + int64_t{c} * op.k, in[c], op.k);
         }
-        acc = 0.0;
-        mag = 0.0;
-      });
+      }
+    }
+    float* out = output + out_pixel * op.k;
+    for (int k = 0; k < op.k; ++k) {
+      out[k] = ApplyActivation(op.activation, static_cast<float>(data.bias_f32[k] + acc[k]));
+      if (magnitude != nullptr) {
+        magnitude[out_pixel * op.k + k] = static_cast<float>(std::fabs(data.bias_f32[k]) + mag[k]);
+      }
+    }
+  });
 }
 
 }  // namespace

@@ -106,6 +106,14 @@ int64_t Eval(const Expr& e, const std::vector<int64_t>& values, bool& ok) {
   }
 }
 
+// The highest knob position `e` reads, or -1 when it reads none.
+int LastKnob(const Expr& e) {
+  int last = e.op == Expr::Op::kKnob ? e.knob : -1;
+  if (e.lhs) last = std::max(last, LastKnob(*e.lhs));
+  if (e.rhs) last = std::max(last, LastKnob(*e.rhs));
+  return last;
+}
+
 // Recursive-descent parser for the grammar in config_space.h.
 class Parser {
  public:
@@ -422,37 +430,46 @@ uint64_t ConfigSpace::raw_size() const {
 }
 
 void ConfigSpace::ForEachValid(const std::function<bool(const Config&)>& fn) const {
-  // Mixed-radix odometer; the last knob varies fastest.
-  std::vector<size_t> digit(knobs_.size(), 0);
-  std::vector<int64_t> values(knobs_.size());
-  Config config;
-  for (size_t i = 0; i < knobs_.size(); ++i) values[i] = knobs_[i].values[0];
-  while (true) {
-    bool valid = true;
-    for (const auto& expr : compiled_) {
-      bool ok = true;
-      if (Eval(*expr, values, ok) == 0 || !ok) {
-        valid = false;
-        break;
-      }
-    }
-    if (valid) {
-      for (size_t i = 0; i < knobs_.size(); ++i) config[knobs_[i].name] = values[i];
-      if (!fn(config)) return;
-    }
-    size_t i = knobs_.size();
-    while (i > 0) {
-      --i;
-      if (++digit[i] < knobs_[i].values.size()) {
-        values[i] = knobs_[i].values[digit[i]];
-        break;
-      }
-      digit[i] = 0;
-      values[i] = knobs_[i].values[0];
-      if (i == 0) return;
-    }
-    if (knobs_.empty()) return;
+  // Depth-first over the knobs in order (the last knob varies fastest, as in
+  // a mixed-radix odometer). Each constraint is checked as soon as the last
+  // knob it reads is set, so a failing prefix skips its whole subtree; a
+  // config is visited iff every constraint holds for it.
+  const size_t n = knobs_.size();
+  std::vector<std::vector<const Expr*>> check_at(n);
+  std::vector<const Expr*> constant;
+  for (const auto& expr : compiled_) {
+    const int last = LastKnob(*expr);
+    (last < 0 ? constant : check_at[static_cast<size_t>(last)]).push_back(expr.get());
   }
+  std::vector<int64_t> values(n, 0);
+  auto holds = [&values](const std::vector<const Expr*>& exprs) {
+    for (const Expr* expr : exprs) {
+      bool ok = true;
+      if (Eval(*expr, values, ok) == 0 || !ok) return false;
+    }
+    return true;
+  };
+  if (!holds(constant)) return;
+  Config config;
+  if (n == 0) {
+    fn(config);
+    return;
+  }
+  // Returns false once `fn` asks to stop.
+  auto visit = [&](auto&& self, size_t d) -> bool {
+    for (int64_t v : knobs_[d].values) {
+      values[d] = v;
+      if (!holds(check_at[d])) continue;
+      if (d + 1 < n) {
+        if (!self(self, d + 1)) return false;
+        continue;
+      }
+      for (size_t i = 0; i < n; ++i) config[knobs_[i].name] = values[i];
+      if (!fn(config)) return false;
+    }
+    return true;
+  };
+  visit(visit, 0);
 }
 
 uint64_t ConfigSpace::CountValid() const {

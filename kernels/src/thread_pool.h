@@ -1,13 +1,19 @@
 // File: thread_pool.h (internal)
-// A fixed-size pool of worker threads (pthreadpool) for the kernels' parallel
-// loops. Workers sleep between calls (PTHREADPOOL_FLAG_YIELD_WORKERS), so an
-// idle pool costs no CPU time.
+// A handle on a process-wide pool of worker threads (pthreadpool) for the
+// kernels' parallel loops. Handles of the same thread count share one pool,
+// created on first use and kept for the life of the process, so creating a
+// kernel never starts or joins threads. Workers sleep between calls
+// (PTHREADPOOL_FLAG_YIELD_WORKERS), so an idle pool costs no CPU time.
 //
-// Thread-safety: one Parallelize call at a time per pool.
+// Thread-safety: Parallelize calls of handles that share a pool take turns
+// (a mutex per pool), so distinct kernels stay safe to run concurrently. A
+// Parallelize callback must not call Parallelize on a handle of the same
+// thread count.
 #ifndef QTUNE_KERNELS_SRC_THREAD_POOL_H_
 #define QTUNE_KERNELS_SRC_THREAD_POOL_H_
 
 #include <cstddef>
+#include <mutex>
 
 #include <pthreadpool.h>
 
@@ -17,7 +23,6 @@ class ThreadPool {
  public:
   // `threads` <= 1 runs everything on the calling thread.
   explicit ThreadPool(int threads);
-  ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
@@ -28,27 +33,36 @@ class ThreadPool {
   // fastest within a thread.
   template <typename Fn>
   void Parallelize2d(size_t range_i, size_t range_j, const Fn& fn) {
-    if (pool_ == nullptr) {
+    if (shared_ == nullptr) {
       for (size_t i = 0; i < range_i; ++i) {
         for (size_t j = 0; j < range_j; ++j) fn(i, j);
       }
       return;
     }
-    pthreadpool_parallelize_2d(pool_, fn, range_i, range_j, PTHREADPOOL_FLAG_YIELD_WORKERS);
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    pthreadpool_parallelize_2d(shared_->pool, fn, range_i, range_j, PTHREADPOOL_FLAG_YIELD_WORKERS);
   }
 
   // Calls fn(i) for every i < range.
   template <typename Fn>
   void Parallelize1d(size_t range, const Fn& fn) {
-    if (pool_ == nullptr) {
+    if (shared_ == nullptr) {
       for (size_t i = 0; i < range; ++i) fn(i);
       return;
     }
-    pthreadpool_parallelize_1d(pool_, fn, range, PTHREADPOOL_FLAG_YIELD_WORKERS);
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    pthreadpool_parallelize_1d(shared_->pool, fn, range, PTHREADPOOL_FLAG_YIELD_WORKERS);
   }
 
  private:
-  pthreadpool_t pool_ = nullptr;
+  struct Shared {
+    pthreadpool_t pool = nullptr;
+    std::mutex mu;  // one parallel call at a time
+  };
+  // The pool of `threads` threads (> 1), or null when it cannot be created.
+  static Shared* SharedPool(int threads);
+
+  Shared* shared_ = nullptr;  // never freed
   int threads_ = 1;
 };
 

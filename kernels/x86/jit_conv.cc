@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "kernels/src/strings.h"
@@ -97,34 +99,89 @@ AxisCases MakeCases(int out, int stride, int pad, int dil, int taps, int extent)
   return cases;
 }
 
-// Bounded cache of generated code, keyed by (op, config). Kernels keep their
-// code alive through the shared pointer after eviction.
-class CodeCache {
+// A bounded, thread-safe cache of shared read-only values; the least
+// recently used go first once the summed cost (Cost(value)) exceeds the
+// capacity. Holders keep a value alive through its shared pointer after
+// eviction.
+template <typename V, size_t (*Cost)(const V&)>
+class LruCache {
  public:
-  static CodeCache& Get() {
-    static CodeCache* cache = new CodeCache;
-    return *cache;
-  }
-  std::shared_ptr<const JitCode> Find(const std::string& key) {
+  explicit LruCache(size_t capacity) : capacity_(capacity) {}
+
+  std::shared_ptr<const V> Find(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    return it == map_.end() ? nullptr : it->second;
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
   }
-  void Put(const std::string& key, std::shared_ptr<const JitCode> code) {
+  // A value costing more than the whole capacity is not kept.
+  void Put(const std::string& key, std::shared_ptr<const V> value) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (map_.emplace(key, std::move(code)).second) order_.push_back(key);
-    while (order_.size() > kCapacity) {
-      map_.erase(order_.front());
-      order_.pop_front();
+    const size_t cost = Cost(*value);
+    if (index_.count(key) > 0 || cost > capacity_) return;
+    used_ += cost;
+    lru_.emplace_front(key, std::move(value));
+    index_[key] = lru_.begin();
+    while (used_ > capacity_) {
+      used_ -= Cost(*lru_.back().second);
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
     }
   }
 
  private:
-  static constexpr size_t kCapacity = 256;
+  using Entry = std::pair<std::string, std::shared_ptr<const V>>;
+  const size_t capacity_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const JitCode>> map_;
-  std::deque<std::string> order_;
+  std::list<Entry> lru_;  // most recently used first
+  std::map<std::string, typename std::list<Entry>::iterator> index_;
+  size_t used_ = 0;
 };
+
+size_t CountOne(const JitCode&) { return 1; }
+
+// Generated code, keyed by (op, config), at most 256 entries.
+LruCache<JitCode, CountOne>& CodeCache() {
+  static auto* cache = new LruCache<JitCode, CountOne>(256);
+  return *cache;
+}
+
+
+// The kernel's tables derived from the op's constants: packed weights, bias
+// rows (with the zero-point compensation) and requantisation scales. They
+// depend only on the op, its constants and the knobs in the pack key (see
+// JitConvKernel::Init), so kernels of different configs share them
+// (read-only).
+struct PackedConstants {
+  AlignedBuffer weights, bias, scale;
+  bool packed_epilogue = false;
+  size_t bytes() const { return weights.size() + bias.size() + scale.size(); }
+};
+
+// Fingerprint of the op's constants (weights, bias, quantisation), part of
+// the pack cache key: a different seed or data set never reuses tables.
+uint64_t DataFingerprint(const OpData& d) {
+  // Every vector as its bytes: hashed in bulk, and bitwise (the packing
+  // copies bits, so e.g. -0.0f and 0.0f are different constants).
+  auto bytes = [](const auto& v) {
+    return absl::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(v[0]));
+  };
+  const QuantParams& q = d.quant;
+  return absl::HashOf(bytes(d.weights_s8), bytes(d.bias_s32), bytes(d.weights_f32),
+                      bytes(d.bias_f32), bytes(q.requant_scale), q.input_zero_point,
+                      q.output_zero_point, q.output_min, q.output_max);
+}
+
+size_t Bytes(const PackedConstants& tables) { return tables.bytes(); }
+
+// PackedConstants, at most 32 MiB of them: a small cache is recycled sooner
+// (see AlignedBuffer), and the tables of one op rarely repeat across the
+// configs of a search.
+LruCache<PackedConstants, Bytes>& PackCache() {
+  static auto* cache = new LruCache<PackedConstants, Bytes>(size_t{32} << 20);
+  return *cache;
+}
 
 std::string TileName(const OpSpec& op, const JitConvParams& p) {
   const bool int8 = op.dtype == DType::kInt8;
@@ -180,8 +237,26 @@ class JitConvKernel final : public Kernel {
     } else {
       cols_ = MakeCases(g_.ow, g_.sw, g_.pl, g_.dw, g_.s, g_.w);
     }
-    PackWeights(data);
-    MakeBiasAndConsts(data);
+    w_r_bytes_ = int64_t{kernel_s_} * steps_ * nr_ * 4;
+    w_kb_bytes_ = g_.r * w_r_bytes_;
+    const bool fold_zp = p_.math == Math::kDotU8S8;
+    bias_row_bytes_ = int64_t{kpad_} * 4;
+    bias_hcase_bytes_ = fold_zp ? bias_row_bytes_ : 0;
+    bias_vcase_bytes_ = fold_zp ? bias_row_bytes_ * static_cast<int64_t>(cols_.ranges.size()) : 0;
+    // Everything the tables depend on besides the op and its constants:
+    // lane layout (nr, math), channel blocking and folding.
+    const std::string pack_key =
+        absl::StrCat(CanonicalKey(op_), "|", static_cast<int>(p_.math), ",", nr_, ",",
+                     block_steps_, ",", fold_, "|", DataFingerprint(data));
+    tables_ = PackCache().Find(pack_key);
+    if (tables_ == nullptr) {
+      auto tables = std::make_shared<PackedConstants>();
+      PackWeights(data, *tables);
+      MakeBiasAndScales(data, *tables);
+      tables_ = std::move(tables);
+      PackCache().Put(pack_key, tables_);
+    }
+    MakeConsts(data);
     return Generate();
   }
 
@@ -219,37 +294,42 @@ class JitConvKernel final : public Kernel {
 
  private:
   // Packed weights: [kb][r][channel block][s][step][nr lanes][4 bytes].
-  void PackWeights(const OpData& data) {
+  void PackWeights(const OpData& data, PackedConstants& t) const {
     const int64_t step_bytes = int64_t{nr_} * 4;
-    w_r_bytes_ = int64_t{kernel_s_} * steps_ * step_bytes;
-    w_kb_bytes_ = g_.r * w_r_bytes_;
-    weights_ = AlignedBuffer(static_cast<size_t>(nkb_ * w_kb_bytes_));
-    uint8_t* base = weights_.as<uint8_t>();
+    t.weights = AlignedBuffer(static_cast<size_t>(nkb_ * w_kb_bytes_));
+    // Byte offset of (s, c) inside one filter row of a lane: (s, c) are the
+    // kernel's filter column and reduction channel; with folded columns
+    // s = 0 and c runs over the S*C bytes of the row.
+    std::vector<int64_t> offset(static_cast<size_t>(kernel_s_) * reduction_c_);
+    for (int s = 0; s < kernel_s_; ++s) {
+      for (int c = 0; c < reduction_c_; ++c) {
+        const int q = c / unit_, e = c % unit_;
+        const int b0 = q / block_steps_ * block_steps_;
+        const int bsize = std::min(block_steps_, steps_ - b0);
+        const int64_t step = int64_t{b0} * kernel_s_ + int64_t{s} * bsize + (q - b0);
+        offset[static_cast<size_t>(s) * reduction_c_ + c] = step * step_bytes + e * eb_;
+      }
+    }
+    uint8_t* base = t.weights.as<uint8_t>();
+    const size_t row = offset.size();  // logical KRSC elements per (k, r)
     for (int k = 0; k < g_.k; ++k) {
       const int kb = k / nr_, lane = k % nr_;
       for (int r = 0; r < g_.r; ++r) {
-        // (s, c) are the kernel's filter column and reduction channel; with
-        // folded columns s = 0 and c runs over the S*C bytes of the row.
-        for (int s = 0; s < kernel_s_; ++s) {
-          for (int c = 0; c < reduction_c_; ++c) {
-            const int q = c / unit_, e = c % unit_;
-            const int block = q / block_steps_;
-            const int b0 = block * block_steps_;
-            const int bsize = std::min(block_steps_, steps_ - b0);
-            const int64_t step = int64_t{b0} * kernel_s_ + int64_t{s} * bsize + (q - b0);
-            uint8_t* dst = base + kb * w_kb_bytes_ + r * w_r_bytes_ + step * step_bytes +
-                           lane * 4 + e * eb_;
-            // Logical KRSC index: with folding, the row offset s*C + c is c.
-            const size_t src = ((static_cast<size_t>(k) * g_.r + r) * g_.s + s) * g_.c + c;
-            if (op_.dtype == DType::kFp32) {
-              std::memcpy(dst, &data.weights_f32[src], 4);
-            } else if (p_.math == Math::kMaddS16) {
-              const int16_t v = data.weights_s8[src];
-              std::memcpy(dst, &v, 2);
-            } else {
-              *dst = static_cast<uint8_t>(data.weights_s8[src]);
-            }
+        uint8_t* dst = base + kb * w_kb_bytes_ + r * w_r_bytes_ + lane * 4;
+        // Logical KRSC index: with folding, the row offset s*C + c is c.
+        const size_t src = (static_cast<size_t>(k) * g_.r + r) * row;
+        if (op_.dtype == DType::kFp32) {
+          const float* w = &data.weights_f32[src];
+          for (size_t i = 0; i < row; ++i) std::memcpy(dst + offset[i], &w[i], 4);
+        } else if (p_.math == Math::kMaddS16) {
+          const int8_t* w = &data.weights_s8[src];
+          for (size_t i = 0; i < row; ++i) {
+            const int16_t v = w[i];
+            std::memcpy(dst + offset[i], &v, 2);
           }
+        } else {
+          const int8_t* w = &data.weights_s8[src];
+          for (size_t i = 0; i < row; ++i) dst[offset[i]] = static_cast<uint8_t>(w[i]);
         }
       }
     }
@@ -257,47 +337,66 @@ class JitConvKernel final : public Kernel {
 
   // Bias rows [row case][column case][kpad]: for u8 dot products the input
   // zero point is folded in as bias - zx * sum of the weights of the taps
-  // that are inside the image for that case.
-  void MakeBiasAndConsts(const OpData& data) {
+  // that are inside the image for that case. Also the int8 requantisation
+  // scales (kpad, padded with 1) and whether the packed epilogue is exact.
+  void MakeBiasAndScales(const OpData& data, PackedConstants& t) const {
     const bool int8 = op_.dtype == DType::kInt8;
     const bool fold_zp = p_.math == Math::kDotU8S8;
     const int vcases = fold_zp ? static_cast<int>(rows_.ranges.size()) : 1;
     const int hcases = fold_zp ? static_cast<int>(cols_.ranges.size()) : 1;
-    bias_row_bytes_ = int64_t{kpad_} * 4;
-    bias_hcase_bytes_ = fold_zp ? bias_row_bytes_ : 0;
-    bias_vcase_bytes_ = fold_zp ? bias_row_bytes_ * hcases : 0;
-    bias_ = AlignedBuffer(static_cast<size_t>(vcases * hcases) * bias_row_bytes_);
-    if (int8) {
-      int32_t* b = bias_.as<int32_t>();
-      for (int vc = 0; vc < vcases; ++vc) {
-        for (int hc = 0; hc < hcases; ++hc) {
-          int32_t* row = b + (static_cast<size_t>(vc) * hcases + hc) * kpad_;
-          for (int k = 0; k < g_.k; ++k) {
-            int64_t sum = 0;
-            if (fold_zp) {
-              const auto [r0, r1] = rows_.ranges[vc];
-              const auto [s0, s1] = cols_.ranges[hc];
-              for (int r = r0; r < r1; ++r) {
-                for (int s = s0; s < s1; ++s) {
-                  const int8_t* w =
-                      &data.weights_s8[((static_cast<size_t>(k) * g_.r + r) * g_.s + s) * g_.c];
-                  for (int c = 0; c < g_.c; ++c) sum += w[c];
-                }
-              }
+    t.bias = AlignedBuffer(static_cast<size_t>(vcases * hcases) * bias_row_bytes_);
+    if (!int8) {
+      std::memcpy(t.bias.data(), data.bias_f32.data(), static_cast<size_t>(g_.k) * 4);
+      t.scale = AlignedBuffer(64);
+      return;
+    }
+    // Weight sums per (k, r, s) tap, over the C channels.
+    const size_t taps = static_cast<size_t>(g_.r) * g_.s;
+    std::vector<int64_t> tap_sum(fold_zp ? static_cast<size_t>(g_.k) * taps : 0);
+    for (size_t i = 0; i < tap_sum.size(); ++i) {
+      const int8_t* w = &data.weights_s8[i * g_.c];
+      int64_t sum = 0;
+      for (int c = 0; c < g_.c; ++c) sum += w[c];
+      tap_sum[i] = sum;
+    }
+    int32_t* b = t.bias.as<int32_t>();
+    for (int vc = 0; vc < vcases; ++vc) {
+      for (int hc = 0; hc < hcases; ++hc) {
+        int32_t* row = b + (static_cast<size_t>(vc) * hcases + hc) * kpad_;
+        for (int k = 0; k < g_.k; ++k) {
+          int64_t sum = 0;
+          if (fold_zp) {
+            const auto [r0, r1] = rows_.ranges[vc];
+            const auto [s0, s1] = cols_.ranges[hc];
+            for (int r = r0; r < r1; ++r) {
+              for (int s = s0; s < s1; ++s) sum += tap_sum[k * taps + r * g_.s + s];
             }
-            row[k] = static_cast<int32_t>(static_cast<uint32_t>(data.bias_s32[k]) -
-                                          static_cast<uint32_t>(sum * zero_point_));
           }
+          row[k] = static_cast<int32_t>(static_cast<uint32_t>(data.bias_s32[k]) -
+                                        static_cast<uint32_t>(sum * zero_point_));
         }
       }
-      scale_ = AlignedBuffer(static_cast<size_t>(kpad_) * 4);
-      float* sc = scale_.as<float>();
-      const auto& rs = data.quant.requant_scale;
-      for (int k = 0; k < kpad_; ++k) sc[k] = k < g_.k ? rs[k % rs.size()] : 1.0f;
-    } else {
-      std::memcpy(bias_.data(), data.bias_f32.data(), static_cast<size_t>(g_.k) * 4);
-      scale_ = AlignedBuffer(64);
     }
+    t.scale = AlignedBuffer(static_cast<size_t>(kpad_) * 4);
+    float* sc = t.scale.as<float>();
+    const auto& rs = data.quant.requant_scale;
+    for (int k = 0; k < kpad_; ++k) sc[k] = k < g_.k ? rs[k % rs.size()] : 1.0f;
+    // |acc| <= |bias row| + taps * C * 255 * 128 for u8 inputs (or int16
+    // x - zx in [-255, 255]) and s8 weights.
+    int64_t max_bias = 0;
+    for (size_t i = 0; i < t.bias.size() / 4; ++i) {
+      max_bias = std::max<int64_t>(max_bias, b[i] < 0 ? -int64_t{b[i]} : int64_t{b[i]});
+    }
+    const double bound = static_cast<double>(max_bias) +
+                         static_cast<double>(g_.r) * g_.s * g_.c * 255.0 * 128.0;
+    float max_scale = 0.0f;
+    for (float v : rs) max_scale = std::max(max_scale, v);
+    t.packed_epilogue = bound * max_scale < 1073741824.0;  // 2^30: margin for rounding
+  }
+
+  // The epilogue constants of this kernel (output clamp, zero point, lane
+  // mask and permutation).
+  void MakeConsts(const OpData& data) {
     consts_ = AlignedBuffer(sizeof(JitConsts));
     JitConsts* c = consts_.as<JitConsts>();
     const QuantParams& q = data.quant;
@@ -319,20 +418,7 @@ class JitConvKernel final : public Kernel {
     }
     clamp_lo_ = q.output_min > 0;
     clamp_hi_ = q.output_max < 255;
-    if (int8) {
-      // |acc| <= |bias row| + taps * C * 255 * 128 for u8 inputs (or int16
-      // x - zx in [-255, 255]) and s8 weights.
-      int64_t max_bias = 0;
-      const int32_t* b = bias_.as<int32_t>();
-      for (size_t i = 0; i < bias_.size() / 4; ++i) {
-        max_bias = std::max<int64_t>(max_bias, b[i] < 0 ? -int64_t{b[i]} : int64_t{b[i]});
-      }
-      const double bound = static_cast<double>(max_bias) +
-                           static_cast<double>(g_.r) * g_.s * g_.c * 255.0 * 128.0;
-      float max_scale = 0.0f;
-      for (float v : q.requant_scale) max_scale = std::max(max_scale, v);
-      packed_epilogue_ = bound * max_scale < 1073741824.0;  // 2^30: margin for rounding
-    }
+    packed_epilogue_ = tables_->packed_epilogue;
   }
 
   // Pixel lists of the tiles of one direct row, grouped into segments.
@@ -409,19 +495,19 @@ class JitConvKernel final : public Kernel {
         absl::StrCat(CanonicalKey(op_), "|", name_, "|", p_.weights_in_regs, ",", block_steps_,
                      ",", static_cast<int>(p_.math), ",", p_.gemm, ",", fold_, ",", packed_epilogue_,
                      clamp_lo_, clamp_hi_);
-    code_ = CodeCache::Get().Find(key);
+    code_ = CodeCache().Find(key);
     if (code_ == nullptr) {
       QTUNE_ASSIGN_OR_RETURN(code_, GenerateConv(spec));
-      CodeCache::Get().Put(key, code_);
+      CodeCache().Put(key, code_);
     }
     return absl::OkStatus();
   }
 
   JitCallArgs BaseArgs(int kb) const {
     JitCallArgs a{};
-    a.w = weights_.as<uint8_t>() + kb * w_kb_bytes_;
-    a.bias = bias_.as<uint8_t>() + int64_t{kb} * nr_ * 4;
-    a.scale = scale_.as<float>() + (op_.dtype == DType::kInt8 ? kb * nr_ : 0);
+    a.w = tables_->weights.as<uint8_t>() + kb * w_kb_bytes_;
+    a.bias = tables_->bias.as<uint8_t>() + int64_t{kb} * nr_ * 4;
+    a.scale = tables_->scale.as<float>() + (op_.dtype == DType::kInt8 ? kb * nr_ : 0);
     a.consts = consts_.data();
     return a;
   }
@@ -503,7 +589,8 @@ class JitConvKernel final : public Kernel {
   int64_t w_r_bytes_ = 0, w_kb_bytes_ = 0;
   int64_t bias_row_bytes_ = 0, bias_hcase_bytes_ = 0, bias_vcase_bytes_ = 0;
   std::vector<std::pair<int, int>> kinds_;  // (vectors, lanes of the last vector)
-  AlignedBuffer weights_, bias_, scale_, consts_, staged_;
+  std::shared_ptr<const PackedConstants> tables_;
+  AlignedBuffer consts_, staged_;
   std::shared_ptr<const JitCode> code_;
   internal::ThreadPool pool_;
 };

@@ -123,6 +123,21 @@ TEST(TrialRunnerTest, MaxRepeatsBoundsTheTimedRuns) {
   EXPECT_EQ(r.repeats(), 5);
 }
 
+TEST(TrialRunnerTest, VerificationRunIsTheFirstWarmupRun) {
+  TrialRunner runner(HostOptions());
+  kernels::OpSpec op = SmallDense();
+  MeasureSettings s = Quick();
+  s.min_repeat_ms = 0;
+  s.min_repeats = 3;
+  s.max_repeats = 3;
+  s.warmup_runs = 1;  // the verification run only
+  ASSERT_EQ(runner.Run(op, DefaultConfig(op), s).status(), proto::OK);
+  EXPECT_EQ(runner.kernel_runs(), 1 + 3);
+  s.warmup_runs = 4;  // verification + 3 more untimed runs
+  ASSERT_EQ(runner.Run(op, DefaultConfig(op), s).status(), proto::OK);
+  EXPECT_EQ(runner.kernel_runs(), (1 + 3) + (4 + 3));
+}
+
 TEST(TrialRunnerTest, UnknownKnobIsInvalidConfig) {
   TrialRunner runner(HostOptions());
   kernels::OpSpec op = SmallConv(kernels::DType::kInt8);

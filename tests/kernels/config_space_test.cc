@@ -49,6 +49,30 @@ TEST(ConfigSpaceTest, EnumerationOrderIsMixedRadixFirstKnobSlowest) {
   EXPECT_TRUE(space.EnumerateValid(0).empty());
 }
 
+TEST(ConfigSpaceTest, PrunedEnumerationMatchesFilteringTheRawProduct) {
+  // Constraints on a prefix (a, b), on the last knob only, across all knobs,
+  // with a division by zero, and one reading no knob.
+  auto space = ConfigSpace::Create(
+      {{"a", {0, 1, 2, 3}}, {"b", {1, 2, 4}}, {"c", {0, 1, 2}}, {"d", {1, 3, 5, 7}}},
+      {"a * b <= 6", "d != 5", "12 / c >= a + d - b", "2 > 1"},
+      {{"a", 0}, {"b", 1}, {"c", 1}, {"d", 1}});
+  ASSERT_TRUE(space.ok()) << space.status();
+  std::vector<std::string> want;
+  for (int64_t a : {0, 1, 2, 3})
+    for (int64_t b : {1, 2, 4})
+      for (int64_t c : {0, 1, 2})
+        for (int64_t d : {1, 3, 5, 7}) {
+          Config config = {{"a", a}, {"b", b}, {"c", c}, {"d", d}};
+          if (space->IsValid(config)) want.push_back(space->ToString(config));
+        }
+  std::vector<std::string> got;
+  for (const Config& c : space->EnumerateValid()) got.push_back(space->ToString(c));
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(space->CountValid(), want.size());
+  auto none = ConfigSpace::Create({{"a", {0, 1}}}, {"1 > 2 || a > 5"}, {});
+  EXPECT_FALSE(none.ok());  // not even the default is valid
+}
+
 TEST(ConfigSpaceTest, ValidateNamesTheProblem) {
   ConfigSpace space = TileSpace();
   EXPECT_TRUE(space.Validate({{"mr", 2}, {"nr", 8}, {"loop", 1}}).ok());

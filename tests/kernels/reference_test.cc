@@ -1,14 +1,21 @@
 #include "qtune/kernels/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <random>
+#include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
+#include "qtune/kernels/verify.h"
 
 namespace qtune::kernels {
 namespace {
@@ -217,6 +224,97 @@ TEST(ReferenceTest, RejectsBadData) {
   d.quant.output_max = 255;
   EXPECT_TRUE(RunReference(op, d, x.data(), y.data()).ok());
   EXPECT_FALSE(RunReference(op, d, nullptr, y.data()).ok());
+}
+
+// The per-element definition of conv2d / depthwise / dense, written as
+// plainly as possible, to check the vectorised reference against.
+struct NaiveOutput {
+  std::vector<int32_t> acc;    // int8: sum of (x - zx) * w, before the bias
+  std::vector<double> sum;     // fp32: sum of x * w, before the bias
+  std::vector<double> mag;     // fp32: sum of |x * w|
+};
+
+NaiveOutput Naive(const OpSpec& op, const OpInstance& inst) {
+  const int64_t outputs = op.output_elements();
+  NaiveOutput out;
+  out.acc.assign(outputs, 0);
+  out.sum.assign(outputs, 0.0);
+  out.mag.assign(outputs, 0.0);
+  const bool dw = op.kind == OpKind::kDepthwiseConv2d;
+  int64_t o = 0;
+  for (int n = 0; n < op.n; ++n)
+    for (int oh = 0; oh < op.out_h(); ++oh)
+      for (int ow = 0; ow < op.out_w(); ++ow)
+        for (int k = 0; k < op.k; ++k, ++o)
+          for (int r = 0; r < op.r; ++r)
+            for (int s = 0; s < op.s; ++s)
+              for (int c = 0; c < op.c; ++c) {
+                if (dw && c != k) continue;
+                const int ih = oh * op.stride_h - op.pad_top + r * op.dilation_h;
+                const int iw = ow * op.stride_w - op.pad_left + s * op.dilation_w;
+                if (ih < 0 || ih >= op.h || iw < 0 || iw >= op.w) continue;
+                const int64_t x = ((int64_t{n} * op.h + ih) * op.w + iw) * op.c + c;
+                const int64_t w = dw ? (int64_t{r} * op.s + s) * op.c + c
+                                     : ((int64_t{k} * op.r + r) * op.s + s) * op.c + c;
+                if (op.dtype == DType::kInt8) {
+                  out.acc[o] += (inst.input.as<uint8_t>()[x] - inst.data.quant.input_zero_point) *
+                                inst.data.weights_s8[w];
+                } else {
+                  const double p = double{inst.input.as<float>()[x]} * inst.data.weights_f32[w];
+                  out.sum[o] += p;
+                  out.mag[o] += std::fabs(p);
+                }
+              }
+  return out;
+}
+
+TEST(ReferenceTest, MatchesNaiveLoopOnRandomShapes) {
+  std::mt19937 rng(12345);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  std::vector<std::string> specs = {
+      "conv2d/int8/H=11,W=9,C=3,K=8,R=7,S=7,stride=2,pad=3",  // first layer, C=3
+      "dense/int8/N=2,C=37,K=19", "dense/fp32/N=3,C=64,K=100",
+      "depthwise_conv2d/int8/H=7,W=6,C=13,K=13,R=3,S=3,pad=1,groups=13",
+      "depthwise_conv2d/fp32/H=8,W=5,C=9,K=9,R=3,S=3,stride=2,pad=1,groups=9"};
+  for (int i = 0; i < 40; ++i) {
+    const bool dw = i % 4 == 3;
+    const int c = dw ? pick(1, 20) : std::vector<int>{1, 3, 4, 5, 16, 17}[pick(0, 5)];
+    specs.push_back(absl::StrCat(
+        dw ? "depthwise_conv2d/" : "conv2d/", i % 2 ? "fp32" : "int8", "/N=", pick(1, 2),
+        ",H=", pick(1, 9), ",W=", pick(1, 9), ",C=", c, ",K=", dw ? c : pick(1, 33),
+        ",R=", pick(1, 4), ",S=", pick(1, 4), ",stride=", pick(1, 3), "x", pick(1, 3),
+        ",pad=", pick(0, 2), "x", pick(0, 2), "x", pick(0, 2), "x", pick(0, 2),
+        ",dilation=", pick(1, 2), "x", pick(1, 2), ",groups=", dw ? c : 1,
+        ",act=", std::vector<const char*>{"none", "relu", "relu6"}[pick(0, 2)]));
+  }
+  int checked = 0;
+  for (const std::string& spec : specs) {
+    absl::StatusOr<OpSpec> op = ParseOpSpec(spec);
+    if (!op.ok()) continue;  // e.g. the filter does not fit the padded input
+    SCOPED_TRACE(spec);
+    absl::StatusOr<std::unique_ptr<OpInstance>> inst = MakeOpInstance(*op, 7 + checked);
+    ASSERT_TRUE(inst.ok()) << inst.status();
+    const NaiveOutput want = Naive(*op, **inst);
+    const OpData& d = (*inst)->data;
+    for (int64_t o = 0; o < op->output_elements(); ++o) {
+      const int k = static_cast<int>(o % op->k);
+      if (op->dtype == DType::kInt8) {
+        const QuantParams& q = d.quant;
+        const uint8_t y = Requantize(want.acc[o] + d.bias_s32[k], q.requant_scale[k],
+                                     q.output_zero_point, q.output_min, q.output_max);
+        ASSERT_EQ((*inst)->reference.as<uint8_t>()[o], y) << "output " << o;
+      } else {
+        double y = d.bias_f32[k] + want.sum[o];
+        if (op->activation != Activation::kNone) y = std::max(y, 0.0);
+        if (op->activation == Activation::kRelu6) y = std::min(y, 6.0);
+        const double m = std::fabs(d.bias_f32[k]) + want.mag[o];
+        ASSERT_NEAR((*inst)->reference.as<float>()[o], y, 1e-7 * m + 1e-7) << "output " << o;
+        ASSERT_NEAR((*inst)->magnitude.as<float>()[o], m, 1e-6 * m) << "output " << o;
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 30);
 }
 
 }  // namespace

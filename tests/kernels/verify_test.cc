@@ -1,5 +1,6 @@
 #include "qtune/kernels/verify.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -173,6 +174,20 @@ TEST(VerifyOutputTest, Fp32Tolerance) {
   EXPECT_EQ(bad.mismatches, 1);
   EXPECT_EQ(bad.first_mismatch, 5);
   EXPECT_THAT(bad.Summary(), ::testing::HasSubstr("got nan"));
+}
+
+TEST(AlignedBufferTest, RecycledLargeBuffersAreZeroedAndAligned) {
+  for (size_t bytes : {size_t{100}, size_t{3} << 20}) {
+    for (int round = 0; round < 3; ++round) {
+      AlignedBuffer b(bytes);
+      ASSERT_NE(b.data(), nullptr);
+      EXPECT_EQ(b.size(), bytes);
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 64, 0u);
+      const uint8_t* p = b.as<uint8_t>();
+      EXPECT_TRUE(std::all_of(p, p + bytes, [](uint8_t v) { return v == 0; }));
+      std::memset(b.data(), 0x5A, bytes);  // dirty it before it is freed
+    }
+  }
 }
 
 }  // namespace

@@ -195,6 +195,49 @@ TEST_P(X86SaturationTest, PartialChannelBlocksForEveryVectorCount) {
   }
 }
 
+// Kernels share prepacked constants (per op, data and packing knobs): a
+// kernel built for other data of the same op, or for data changed in place,
+// must not run on the tables of an earlier kernel.
+TEST(X86PackSharingTest, KernelsFollowTheirOwnData) {
+  for (const char* path : kPaths) {
+    if (!CpuHas(path)) continue;
+    for (const char* text : {"conv2d/int8/H=9,W=7,C=20,K=24,R=3,S=3,pad=1",
+                             "conv2d/fp32/H=9,W=7,C=20,K=24,R=3,S=3,pad=1"}) {
+      SCOPED_TRACE(std::string(path) + " " + text);
+      auto op = ParseOpSpec(text);
+      ASSERT_TRUE(op.ok()) << op.status();
+      const Target target = PathTarget(path);
+      auto space = DescribeSpace(*op, target);
+      ASSERT_TRUE(space.ok()) << space.status();
+      const Config config = space->default_config();
+      AlignedBuffer out(op->output_elements() * ElementBytes(op->dtype));
+      auto check = [&](const OpInstance& inst) {
+        auto kernel = CreateKernel(*op, config, inst.data, target);
+        ASSERT_TRUE(kernel.ok()) << kernel.status();
+        ASSERT_TRUE((*kernel)->Execute(inst.input.data(), out.data()).ok());
+        VerifyResult v = VerifyOutput(inst, out.data());
+        EXPECT_EQ(v.mismatches, 0) << v.Summary();
+      };
+      auto first = MakeOpInstance(*op, 1);
+      auto second = MakeOpInstance(*op, 2);
+      ASSERT_TRUE(first.ok() && second.ok());
+      check(**first);
+      check(**second);
+      // One weight changed in place: the reference is recomputed for it.
+      OpInstance& changed = **first;
+      if (op->dtype == DType::kInt8) {
+        changed.data.weights_s8[5] = static_cast<int8_t>(-changed.data.weights_s8[5] - 1);
+      } else {
+        changed.data.weights_f32[5] += 0.5f;
+      }
+      ASSERT_TRUE(RunReference(*op, changed.data, changed.input.data(), changed.reference.data(),
+                               changed.magnitude.as<float>())
+                      .ok());
+      check(changed);
+    }
+  }
+}
+
 TEST(X86PathsTest, HostTargetListsSupportedPathsBestFirstAndHonoursTheOverride) {
   const std::vector<std::string> paths = CpuPaths();
   ASSERT_FALSE(paths.empty());

@@ -110,6 +110,49 @@ TEST(ReplayTest, DeterministicForASeed) {
   }
 }
 
+// SyntheticTrials() recorded for `op` (so that the replay knows its shape).
+RecordedTask RecordedFor(const std::string& op_text, double scale) {
+  const kernels::OpSpec op = kernels::ParseOpSpec(op_text).value();
+  std::vector<db::TrialRecord> trials = SyntheticTrials();
+  for (db::TrialRecord& t : trials) {
+    t.workload_key = kernels::CanonicalKey(op);
+    t.median_us *= scale;
+  }
+  return RecordedTaskFromTrials(trials).value();
+}
+
+TEST(ReplayTest, TransferComesFromTheOtherTasksOfTheSameKind) {
+  const std::vector<RecordedTask> tasks = {
+      RecordedFor("conv2d/int8/N=1,H=56,W=56,C=64,K=64,R=3,S=3,stride=1,pad=1", 1.0),
+      RecordedFor("conv2d/int8/N=1,H=28,W=28,C=128,K=128,R=3,S=3,stride=1,pad=1", 2.0),
+      RecordedFor("dense/int8/N=1,C=512,K=1000", 0.1)};
+  ASSERT_TRUE(tasks[0].op.has_value());
+  ReplayOptions options;
+  options.strategy = "model";
+  options.transfer_trials = 5;
+  const TransferData data = ReplayTransfer(tasks, 0, options);
+  ASSERT_EQ(data.groups.size(), 1u);  // not itself, not the dense op
+  EXPECT_EQ(data.groups[0].workload_key, tasks[1].workload_key);
+  EXPECT_EQ(data.groups[0].trials.size(), 5u);
+  // The seed is the best of the 5 transferred configs, valid in task 0's space.
+  ASSERT_EQ(data.seeds.size(), 1u);
+  EXPECT_TRUE(tasks[0].space.IsValid(data.seeds[0]));
+
+  options.transfer = true;
+  options.budget = 6;
+  options.repeats = 2;
+  options.batch_size = 2;
+  options.checkpoints = {2, 4};
+  absl::StatusOr<ReplayReport> a = Replay(tasks, options);
+  absl::StatusOr<ReplayReport> b = Replay(tasks, options);
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::ostringstream ja, jb;
+  PrintReplayJson(*a, ja);
+  PrintReplayJson(*b, jb);
+  EXPECT_EQ(ja.str(), jb.str());
+  EXPECT_EQ(a->tasks[0].unrecorded, 0);
+}
+
 TEST(ReplayTest, FullBudgetFindsTheBestAndNothingUnrecorded) {
   absl::StatusOr<RecordedTask> task = RecordedTaskFromTrials(SyntheticTrials());
   ASSERT_TRUE(task.ok()) << task.status();

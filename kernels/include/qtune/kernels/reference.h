@@ -1,6 +1,10 @@
 // File: reference.h
 // Plain-loop implementations that define the semantics of every operator
-// (see kernel.h). They are slow on purpose: obviously correct, no blocking.
+// (see kernel.h). Obviously correct rather than fast: per output pixel, the
+// in-bounds taps and channels in (r, s, c) order, summed into all output
+// channels at once (int8 exactly in int32; fp32 in double, with the sum of
+// |products| as the magnitude that sets the fp32 tolerance). No blocking, no
+// threads; tests/kernels/reference_test.cc checks it against a naive loop.
 #ifndef QTUNE_KERNELS_REFERENCE_H_
 #define QTUNE_KERNELS_REFERENCE_H_
 
