@@ -2,7 +2,9 @@
 # The main job end to end: install what is missing, build, start a local
 # qtune-agent on 127.0.0.1, tune ResNet18 (int8 and fp32) on it, print the
 # per-layer table, leave the results in qtune.db, stop the agent.
-# Extra arguments go to `qtune tune` (e.g. --trials 8 --layers conv1,fc).
+# Tunes with the defaults of `qtune tune` (model-guided strategy, transfer,
+# scheduler) under a 5-minute budget; it ends earlier when every layer has
+# converged. Extra arguments go to `qtune tune` (e.g. --trials 8 --layers conv1,fc).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
@@ -39,5 +41,6 @@ fi
 port="$(cat "$workdir/port")"
 head -n 1 "$workdir/agent.log"
 
-"$bin/qtune" tune --model resnet18 --agent "127.0.0.1:$port" --db "$db" --nojson "$@"
+"$bin/qtune" tune --model resnet18 --agent "127.0.0.1:$port" --db "$db" --time-budget 5m \
+  --nojson "$@"
 echo "results: $db  (try: $bin/qtune db best --db $db)"

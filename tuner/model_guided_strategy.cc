@@ -76,6 +76,7 @@ absl::Status ModelGuidedStrategy::Init(const ConfigSpace& space, uint64_t seed,
       continue;
     }
     transfer_fitted_ = true;
+    model_has_transfer_ = true;
   }
   if (transfer_fitted_) {
     model_status_ = model_->Fit();
@@ -92,6 +93,8 @@ void ModelGuidedStrategy::AddSample(const Measurement& m) {
   if (!m.ok || !(m.latency_us > 0) || !std::isfinite(m.latency_us)) return;
   pending_rows_.push_back(features_->Extract(m.config));
   pending_latency_.push_back(m.latency_us);
+  own_rows_.push_back(pending_rows_.back());
+  own_latency_.push_back(m.latency_us);
   measured_.emplace_back(m.latency_us, m.config);
 }
 
@@ -154,6 +157,14 @@ absl::StatusOr<std::vector<float>> ModelGuidedStrategy::Score(const std::vector<
 }
 
 absl::StatusOr<std::vector<Config>> ModelGuidedStrategy::TopScored(size_t n) {
+  if (model_has_transfer_ && own_rows_.size() >= options_.transfer_until) {
+    // Enough of the task's own data: drop the transfer groups.
+    QTUNE_ASSIGN_OR_RETURN(model_, MakeXgboostCostModel(options_.model));
+    model_has_transfer_ = false;
+    pending_rows_.clear();
+    pending_latency_.clear();
+    QTUNE_RETURN_IF_ERROR(model_->Update(own_rows_, own_latency_));
+  }
   if (!pending_rows_.empty()) {
     // The model keeps the samples even when the refit fails: never re-add.
     const absl::Status updated = model_->Update(pending_rows_, pending_latency_);

@@ -49,6 +49,9 @@ struct ModelGuidedOptions {
   DeviceCaches caches;
   double epsilon = 0.2;    // probability that a proposal is random
   size_t warmup = 8;       // successful measurements before the model is used
+  // Own successful measurements after which the model is refitted on them
+  // alone, without the transfer groups (task-specific, and cheaper to refit).
+  size_t transfer_until = 64;
   int chains = 8;          // simulated-annealing chains per batch
   int steps = 60;          // annealing steps per chain
   // Spaces with at most this many raw configs are scored exhaustively.
@@ -102,6 +105,9 @@ class ModelGuidedStrategy final : public SearchStrategy {
   // Successful measurements not yet given to the model, and all of them.
   FeatureRows pending_rows_;
   std::vector<double> pending_latency_;
+  FeatureRows own_rows_;             // every successful own measurement
+  std::vector<double> own_latency_;
+  bool model_has_transfer_ = false;  // transfer groups are in the model
   std::vector<std::pair<double, kernels::Config>> measured_;  // (latency, config)
   absl::Status model_status_;
   TransferData transfer_;

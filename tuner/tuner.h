@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeTaskStrategy(std::string_vie
                                                                   const DeviceCaches& caches);
 
 // Trials without a 1% gain after which a task counts as converged.
-inline constexpr int kDefaultPatience = 64;
+inline constexpr int kDefaultPatience = 128;
 
 // How the trials are spread over the tasks (tuner/scheduler.h): first every
 // task in order gets `warm_trials` (capped by trials_per_task), then batches

@@ -151,6 +151,17 @@ TEST(ModelGuidedStrategyTest, TransferredRecordsGuideTheFirstBatch) {
     // Besides the seed: within 10% of the optimum (about 2% of the space is).
     EXPECT_LE(best, 1.10 * SyntheticOptimum()) << "exhaustive_limit " << o.exhaustive_limit;
     EXPECT_TRUE(s.model_status().ok()) << s.model_status();
+    // Past transfer_until own samples the model is refitted on them alone;
+    // proposals stay valid and new.
+    std::vector<Measurement> first;
+    for (const Config& c : batch) first.push_back({c, true, SyntheticLatency(c)});
+    s.Notify(first);
+    std::set<Config> seen(batch.begin(), batch.end());
+    for (const Config& c : Drive(s, o.transfer_until + 16, 8)) {
+      EXPECT_TRUE(space.IsValid(c));
+      EXPECT_TRUE(seen.insert(c).second);
+    }
+    EXPECT_TRUE(s.model_status().ok()) << s.model_status();
   }
 }
 
