@@ -72,6 +72,11 @@ class DeviceAgentService final : public proto::DeviceAgent::Service {
     return Guard([&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       *reply = info_;
+      // The clock is re-measured per call (~0.1 s), so that a job records
+      // the clock of its own start rather than the agent's.
+      if (info_.clock_ghz() > 0) {
+        if (const double ghz = MeasureClockGhz(); ghz > 0) reply->set_clock_ghz(ghz);
+      }
       return grpc::Status::OK;
     });
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -318,6 +320,21 @@ void ProbeArch(proto::DeviceInfo& info) {
 
 #endif
 
+// Runs `iterations` x 32 dependent adds on one register. The source operand
+// is a register, not an immediate, so a renamer that folds add-immediate
+// chains cannot shorten the chain below one add per cycle.
+[[maybe_unused]] void AddChain(int64_t iterations) {
+  uint64_t value = 0;
+  const uint64_t one = 1;
+  for (int64_t i = 0; i < iterations; ++i) {
+#if defined(__x86_64__)
+    asm volatile(".rept 32\n\tadd %1, %0\n\t.endr" : "+r"(value) : "r"(one));
+#elif defined(__aarch64__)
+    asm volatile(".rept 32\n\tadd %0, %0, %1\n\t.endr" : "+r"(value) : "r"(one));
+#endif
+  }
+}
+
 proto::DeviceInfo Probe() {
   proto::DeviceInfo info;
   ProbeArch(info);
@@ -340,9 +357,51 @@ proto::DeviceInfo Probe() {
 
 }  // namespace
 
-proto::DeviceInfo ProbeDeviceInfo() {
+proto::DeviceInfo ProbeDeviceInfo(ClockProbe clock) {
   static const proto::DeviceInfo* const info = new proto::DeviceInfo(Probe());
-  return *info;
+  proto::DeviceInfo out = *info;
+  if (clock == ClockProbe::kMeasure) {
+    static const double clock_ghz = MeasureClockGhz();
+    out.set_clock_ghz(clock_ghz);
+  }
+  return out;
+}
+
+double MeasureClockGhz() {
+#if defined(__x86_64__) || defined(__aarch64__)
+  constexpr int kAddsPerIteration = 32;
+  constexpr double kWarmupSeconds = 0.020;
+  constexpr double kSampleSeconds = 0.015;
+  constexpr int kSamples = 5;
+  auto seconds_of = [](int64_t iterations) {
+    const auto start = std::chrono::steady_clock::now();
+    AddChain(iterations);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  // Warm-up: spin until the core has ramped up, doubling the run length until
+  // one run takes >= 2 ms, which then sizes the samples.
+  int64_t iterations = 1024;
+  double last = 0;
+  for (double spun = 0; spun < kWarmupSeconds; spun += last) {
+    last = seconds_of(iterations);
+    if (last < 0.002) iterations *= 2;
+  }
+  const int64_t per_sample = std::max<int64_t>(
+      1024, static_cast<int64_t>(static_cast<double>(iterations) * kSampleSeconds /
+                                 std::max(last, 1e-6)));
+  double best_ghz = 0;
+  for (int sample = 0; sample < kSamples; ++sample) {
+    const double seconds = seconds_of(per_sample);
+    if (!(seconds > 0)) continue;
+    const double ghz =
+        static_cast<double>(per_sample) * kAddsPerIteration / seconds * 1e-9;
+    best_ghz = std::max(best_ghz, ghz);
+  }
+  if (!std::isfinite(best_ghz) || best_ghz < 0.2 || best_ghz > 10) return 0;
+  return best_ghz;
+#else
+  return 0;
+#endif
 }
 
 std::string_view AgentVersion() { return QTUNE_VERSION; }

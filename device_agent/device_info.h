@@ -1,7 +1,7 @@
 // File: device_info.h
 // What the agent reports about the CPU it runs on (proto DeviceInfo): ISA
-// features, online cores, caches, a stable device key, the agent's version
-// and build, and the kernel paths it can execute.
+// features, online cores, caches, the measured core clock, a stable device
+// key, the agent's version and build, and the kernel paths it can execute.
 //
 // Sources: cpuinfo on x86_64 (plus cpuid for AVX-VNNI, which the pinned
 // cpuinfo predates); getauxval(AT_HWCAP/AT_HWCAP2) and /proc/cpuinfo on
@@ -19,9 +19,24 @@
 
 namespace qtune::agent {
 
+// Whether ProbeDeviceInfo fills DeviceInfo.clock_ghz.
+enum class ClockProbe {
+  kMeasure,  // MeasureClockGhz() once per process (~100 ms on the first call)
+  kSkip,     // clock_ghz = 0; for processes that must start fast (trial workers)
+};
+
 // Probes the host once per process and returns a copy of the result.
 // Thread-safe.
-proto::DeviceInfo ProbeDeviceInfo();
+proto::DeviceInfo ProbeDeviceInfo(ClockProbe clock = ClockProbe::kMeasure);
+
+// The sustained clock of the calling thread's core in GHz: a chain of
+// dependent single-cycle integer adds (one register, 32 per loop iteration)
+// timed with steady_clock, after a ~20 ms warm-up spin, best (highest) of 5
+// samples of ~15 ms each; under 150 ms in total. Returns 0 on architectures
+// other than x86_64 and aarch64, or when the result is outside [0.2, 10] GHz
+// (e.g. a starved or emulated CPU). Never negative or non-finite. Busy-spins
+// one core; call it when the process is otherwise idle.
+double MeasureClockGhz();
 
 // "qtune-agent"'s version (the CMake project version) and the git revision
 // the binary was built from ("unknown" outside a git checkout).

@@ -56,7 +56,7 @@ void CloseInheritedFds() {
 }
 
 size_t FlushBytes() {
-  int64_t llc = LastLevelCacheBytes(ProbeDeviceInfo());
+  int64_t llc = LastLevelCacheBytes(ProbeDeviceInfo(ClockProbe::kSkip));
   // Twice the last-level cache, within [4 MiB, 64 MiB]: some VMs report
   // absurd L3 sizes, and flushing must stay cheap next to a trial.
   int64_t bytes = std::clamp<int64_t>(2 * llc, int64_t{4} << 20, int64_t{64} << 20);

@@ -416,6 +416,10 @@ int RunInfo() {
             << absl::StrFormat("arch          %s\n", info.arch())
             << absl::StrFormat("cpu           %s\n", info.cpu_name())
             << absl::StrFormat("cores         %d\n", info.cores())
+            << (info.clock_ghz() > 0
+                    ? absl::StrFormat("clock         %.2f GHz (measured by the agent)\n",
+                                      info.clock_ghz())
+                    : std::string("clock         unknown (not measured)\n"))
             << absl::StrFormat("isa features  %s\n", absl::StrJoin(info.isa_features(), " "))
             << absl::StrFormat("caches        %s\n", absl::StrJoin(caches, ", "))
             << absl::StrFormat("kernel paths  %s\n", absl::StrJoin(info.kernel_paths(), " "))

@@ -17,7 +17,10 @@
 //   over every job);
 // - int8 against fp32 per layer and occurrence-weighted totals.
 // Peak = ops/cycle/core (from the ISA features in devices.info_json, see
-// PeakOpsPerCycle and docs/report.md) x assumed clock x cores.
+// PeakOpsPerCycle and docs/report.md) x clock x cores, where the clock is
+// ReportOptions::clock_ghz when given, else the clock the agent measured
+// (DeviceInfo.clock_ghz in devices.info_json) when > 0, else
+// kAssumedClockGhz; the page says which.
 //
 // Thread-safety: stateless; the Store must only be used by the calling thread
 // for the duration of the call.
@@ -43,9 +46,15 @@ struct ReportOptions {
   // Job whose trials the convergence charts show; default: the latest job of
   // the model on the device.
   std::optional<std::string> job_id;
-  // Core clock assumed for the peak, in GHz (the page says so).
-  double clock_ghz = 3.65;
+  // Core clock for the peak, in GHz; must be > 0 when given. Unset: the
+  // device's measured clock, else kAssumedClockGhz (see the file comment).
+  std::optional<double> clock_ghz;
 };
+
+// The clock the peak assumes when neither ReportOptions::clock_ghz nor a
+// measured clock of the device is available (the clock DESIGN.md's reference
+// measurements were stated at).
+inline constexpr double kAssumedClockGhz = 3.65;
 
 // Theoretical multiply-add throughput of one core: ops (2 per MAC) per cycle
 // for `dtype` ("int8", "fp32") given the device's arch and ISA features, and

@@ -31,9 +31,10 @@ TaskScheduler::TaskScheduler(std::vector<double> weights, SchedulerOptions optio
   }
 }
 
-void TaskScheduler::SetBaseline(size_t task, double best_us) {
+void TaskScheduler::SetBaseline(size_t task, double best_us, int64_t trials) {
   if (best_us > 0 && std::isfinite(best_us)) {
     tasks_[task].baseline = std::min(tasks_[task].baseline, best_us);
+    tasks_[task].history += std::max<int64_t>(trials, 0);
   }
 }
 
@@ -71,8 +72,10 @@ TaskEnd TaskScheduler::end(size_t task) const {
   if (s.finished) return TaskEnd::kFinished;
   const int64_t t = trials(task);
   if (options_.max_trials > 0 && t >= options_.max_trials) return TaskEnd::kCapped;
-  // Convergence is judged only after the warm-up trials.
-  if (options_.patience > 0 && t >= std::max(options_.patience, options_.warm_trials)) {
+  // Convergence is judged only after the warm-up trials; earlier jobs'
+  // trials count toward the window.
+  if (options_.patience > 0 && t >= options_.warm_trials &&
+      t + s.history >= options_.patience) {
     const double now = best(task);
     const double before = BestBefore(s, options_.patience);
     if (std::isfinite(now) && before <= now * (1.0 + options_.converge_gain)) {

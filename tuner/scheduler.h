@@ -52,8 +52,10 @@ class TaskScheduler {
   // One weight (> 0, e.g. occurrences in the model) per task.
   TaskScheduler(std::vector<double> weights, SchedulerOptions options);
 
-  // The best latency a task already has from earlier jobs (history).
-  void SetBaseline(size_t task, double best_us);
+  // The best latency a task already has from `trials` trials of earlier jobs
+  // (history). Those trials count toward the patience window, so a re-tune
+  // that finds nothing better stops after its warm-up.
+  void SetBaseline(size_t task, double best_us, int64_t trials = 0);
   // Ends phase 1 for `task` (e.g. its time share is used up).
   void EndWarmup(size_t task);
   // Takes `task` out of the rotation (space exhausted, or it failed).
@@ -78,6 +80,7 @@ class TaskScheduler {
   struct State {
     double weight = 1;
     double baseline = 0;        // +inf when none
+    int64_t history = 0;        // trials behind the baseline
     std::vector<double> best;   // best so far after each trial
     bool warm_done = false;
     bool finished = false;

@@ -242,7 +242,7 @@ absl::Status Job::StartTask(size_t index, const Task& task) {
   run.space.emplace(*std::move(space));
   out.space_size = run.space->CountValid();
   QTUNE_ASSIGN_OR_RETURN(std::vector<Measurement> history, LoadHistory(*run.space, out));
-  if (out.best) scheduler_->SetBaseline(index, out.best->median_us);
+  if (out.best) scheduler_->SetBaseline(index, out.best->median_us, out.history_trials);
   QTUNE_ASSIGN_OR_RETURN(run.strategy, MakeTaskStrategy(options_.strategy, task.op, caches_));
   if (auto* model = dynamic_cast<ModelGuidedStrategy*>(run.strategy.get());
       model != nullptr && options_.transfer) {

@@ -185,6 +185,24 @@ int64_t OpSpec::reduction_size() const {
 
 int64_t OpSpec::macs() const { return output_elements() * reduction_size(); }
 
+int64_t OpSpec::in_bounds_macs() const {
+  // Taps in bounds along one axis, summed over the output positions.
+  auto in_bounds = [](int outputs, int taps, int stride, int pad, int dilation, int size) {
+    int64_t sum = 0;
+    for (int o = 0; o < outputs; ++o) {
+      for (int t = 0; t < taps; ++t) {
+        const int i = o * stride - pad + t * dilation;
+        sum += i >= 0 && i < size ? 1 : 0;
+      }
+    }
+    return sum;
+  };
+  const int64_t rows = in_bounds(out_h(), r, stride_h, pad_top, dilation_h, h);
+  const int64_t cols = in_bounds(out_w(), s, stride_w, pad_left, dilation_w, w);
+  const int64_t channels = kind == OpKind::kDepthwiseConv2d ? int64_t{c} : int64_t{c} * k;
+  return int64_t{n} * rows * cols * channels;
+}
+
 int64_t OpSpec::input_elements() const { return int64_t{n} * h * w * c; }
 
 int64_t OpSpec::weight_elements() const {

@@ -1,5 +1,6 @@
 #include "device_agent/device_info.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,28 @@ TEST(ProbeDeviceInfoTest, DescribesThisHost) {
   EXPECT_THAT(std::vector<std::string>(info.isa_features().begin(), info.isa_features().end()),
               ::testing::Contains("sse4_1"));
 #endif
+}
+
+// A sanity range only: the value depends on the machine and its load.
+void ExpectPlausibleClock(double ghz) {
+  EXPECT_TRUE(std::isfinite(ghz));
+  EXPECT_TRUE(ghz == 0 || (ghz >= 0.2 && ghz <= 10)) << ghz << " GHz";
+}
+
+TEST(MeasureClockGhzTest, IsZeroOrPlausible) {
+  const double ghz = MeasureClockGhz();
+  ExpectPlausibleClock(ghz);
+#if !defined(__x86_64__) && !defined(__aarch64__)
+  EXPECT_EQ(ghz, 0);
+#endif
+}
+
+TEST(ProbeDeviceInfoTest, ClockIsMeasuredOnceOrSkipped) {
+  const double ghz = ProbeDeviceInfo().clock_ghz();
+  ExpectPlausibleClock(ghz);
+  EXPECT_EQ(ProbeDeviceInfo().clock_ghz(), ghz);  // measured once per process
+  EXPECT_EQ(ProbeDeviceInfo(ClockProbe::kSkip).clock_ghz(), 0);
+  EXPECT_EQ(ProbeDeviceInfo(ClockProbe::kSkip).device_key(), ProbeDeviceInfo().device_key());
 }
 
 }  // namespace

@@ -228,3 +228,27 @@ TEST(OpSpecTest, EnumNamesRoundTrip) {
 
 }  // namespace
 }  // namespace qtune::kernels
+
+namespace qtune::kernels {
+namespace {
+
+TEST(OpSpecTest, InBoundsMacsSkipPaddingTaps) {
+  // 7x7 input, 3x3 pad 1: 19 in-bounds taps per axis (2 + 5x3 + 2), 361 of 441.
+  OpSpec conv = ParseOpSpec("conv2d/int8/N=1,H=7,W=7,C=8,K=4,R=3,S=3,stride=1,pad=1").value();
+  EXPECT_EQ(conv.macs(), 49 * 9 * 8 * 4);
+  EXPECT_EQ(conv.in_bounds_macs(), 19 * 19 * 8 * 4);
+  // No padding: every tap counts.
+  OpSpec downsample =
+      ParseOpSpec("conv2d/int8/N=1,H=14,W=14,C=16,K=32,R=1,S=1,stride=2,pad=0").value();
+  EXPECT_EQ(downsample.in_bounds_macs(), downsample.macs());
+  OpSpec dense = ParseOpSpec("dense/fp32/N=1,C=512,K=1000").value();
+  EXPECT_EQ(dense.in_bounds_macs(), dense.macs());
+  OpSpec depthwise = conv;
+  depthwise.kind = OpKind::kDepthwiseConv2d;
+  depthwise.k = depthwise.c;
+  EXPECT_EQ(depthwise.in_bounds_macs(), 19 * 19 * 8);
+  EXPECT_EQ(depthwise.macs(), 49 * 9 * 8);
+}
+
+}  // namespace
+}  // namespace qtune::kernels

@@ -188,6 +188,56 @@ TEST_F(ReportHtmlTest, UnknownModelOrJobIsNotFound) {
   EXPECT_TRUE(out.str().empty());
 }
 
+TEST_F(ReportHtmlTest, PeakUsesTheAssumedClockWithoutAMeasuredOne) {
+  ReportOptions options;
+  options.model = "resnet18";
+  const std::string html = Render(options);
+  EXPECT_THAT(html, HasSubstr("<th>clock (assumed)</th>"));
+  EXPECT_THAT(html, HasSubstr("3.650 GHz"));
+  EXPECT_THAT(html, HasSubstr(">1869<"));  // 256 ops/cycle x 3.65 GHz x 2 cores
+  EXPECT_THAT(html, HasSubstr("is an assumption, not a measurement"));
+}
+
+TEST_F(ReportHtmlTest, PeakUsesTheClockTheAgentMeasured) {
+  // As an agent with the clock measurement records it (JSON field names of
+  // either form are accepted).
+  for (const char* field : {"clock_ghz", "clockGhz"}) {
+    db::DeviceRecord device;
+    device.device_key = kDevice;
+    device.arch = "x86_64";
+    device.cpu_name = "Test CPU <x>";
+    device.cores = 2;
+    device.info_json = absl::StrCat(
+        R"({"device_key":"x86_64/avx512_vnni/test-cpu/2c","arch":"x86_64",)",
+        R"("isa_features":["avx2","fma","avx512f","avx512bw","avx512_vnni"],"cores":2,")", field,
+        R"(":4.5})");
+    ASSERT_TRUE(store_->UpsertDevice(device).ok());
+    ReportOptions options;
+    options.model = "resnet18";
+    const std::string html = Render(options);
+    EXPECT_THAT(html, HasSubstr("<th>clock (measured by the agent)</th>")) << field;
+    EXPECT_THAT(html, HasSubstr("4.500 GHz")) << field;
+    EXPECT_THAT(html, HasSubstr(">2304<")) << field;  // 256 ops/cycle x 4.5 GHz x 2 cores
+    EXPECT_THAT(html, Not(HasSubstr("(assumed)"))) << field;
+    EXPECT_THAT(html, Not(HasSubstr("3.650 GHz"))) << field;
+
+    // An explicit clock overrides the measured one.
+    options.clock_ghz = 4.0;
+    const std::string given = Render(options);
+    EXPECT_THAT(given, HasSubstr("<th>clock (given)</th>")) << field;
+    EXPECT_THAT(given, HasSubstr(">2048<")) << field;  // 256 x 4.0 x 2
+  }
+}
+
+TEST_F(ReportHtmlTest, GivenClockMustBePositive) {
+  ReportOptions options;
+  options.model = "resnet18";
+  options.clock_ghz = 0.0;
+  std::ostringstream out;
+  EXPECT_EQ(WriteHtmlReport(*store_, options, out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(out.str().empty());
+}
+
 TEST(PeakOpsPerCycleTest, UsesIsaFeatures) {
   EXPECT_EQ(
       PeakOpsPerCycle("x86_64", {"avx2", "fma", "avx512f", "avx512_vnni"}, "int8").ops_per_cycle,

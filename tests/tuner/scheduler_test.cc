@@ -89,6 +89,17 @@ TEST(TaskSchedulerTest, BaselineFromHistoryCounts) {
   EXPECT_EQ(s.end(0), TaskEnd::kConverged);  // nothing beat the earlier best
 }
 
+TEST(TaskSchedulerTest, HistoryTrialsCountTowardThePatience) {
+  SchedulerOptions o = Small();
+  o.patience = 8;
+  TaskScheduler fresh({1}, o), retune({1}, o);
+  fresh.SetBaseline(0, 50);
+  retune.SetBaseline(0, 50, /*trials=*/100);
+  for (TaskScheduler* s : {&fresh, &retune}) s->Record(0, {60, 70, 55, 80});
+  EXPECT_EQ(fresh.end(0), TaskEnd::kActive);       // 4 of 8 trials
+  EXPECT_EQ(retune.end(0), TaskEnd::kConverged);   // warm-up done, nothing beat history
+}
+
 TEST(TaskSchedulerTest, CapAndFinishEndTasks) {
   SchedulerOptions o = Small();
   o.max_trials = 3;

@@ -46,6 +46,9 @@ struct OpSpec {
   int out_w() const;
   // Multiply-accumulates of one execution (padding taps included).
   int64_t macs() const;
+  // Multiply-accumulates of the taps inside the input only: what a kernel
+  // that skips padding taps computes (== macs() without padding).
+  int64_t in_bounds_macs() const;
   // Reduction length of one output element (C*R*S, depthwise: R*S).
   int64_t reduction_size() const;
   int64_t input_elements() const;
