@@ -58,7 +58,9 @@ struct XgboostOptions {
   // "rank:pairwise" (label -log latency, compared within a group) or
   // "reg:squarederror" (label -log latency).
   std::string objective = "rank:pairwise";
-  int rounds = 40;
+  // Trees per fit. 25 vs 40: replay median 0.990 vs 0.991 at 64 trials, and
+  // ~0.7 ms less host time per trial (the model is refitted after every batch).
+  int rounds = 25;
   int max_depth = 5;
   double eta = 0.3;
   double min_child_weight = 1.0;
