@@ -30,8 +30,10 @@ double ShapeDistance(const OpSpec& a, const OpSpec& b) {
   if (a.kind != b.kind || a.dtype != b.dtype) return std::numeric_limits<double>::infinity();
   const double pixels_a = static_cast<double>(a.n) * a.out_h() * a.out_w();
   const double pixels_b = static_cast<double>(b.n) * b.out_h() * b.out_w();
+  // Kernel taps count twice: a 1x1 and a 3x3 convolution want different
+  // register tiles even at equal channel counts.
   return Log2Ratio(pixels_a, pixels_b) + Log2Ratio(a.c, b.c) + Log2Ratio(a.k, b.k) +
-         Log2Ratio(static_cast<double>(a.r) * a.s, static_cast<double>(b.r) * b.s) +
+         2.0 * Log2Ratio(static_cast<double>(a.r) * a.s, static_cast<double>(b.r) * b.s) +
          Log2Ratio(static_cast<double>(a.stride_h) * a.stride_w,
                    static_cast<double>(b.stride_h) * b.stride_w);
 }

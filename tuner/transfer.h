@@ -60,12 +60,15 @@ struct TransferOptions {
   int max_trials_per_group = 64;
   int max_seeds = 4;
   // Sources farther than this are ignored (see ShapeDistance).
-  double max_distance = 8.0;
+  // (6: a 1x1 convolution does not learn from 3x3 ones, whose best tiles
+  // differ; a 3x3 learns from 3x3s of 2-4x other sizes.)
+  double max_distance = 6.0;
 };
 
 // How different two operators of the same kind and dtype are: the sum of
-// |log2| ratios of output pixels, input and output channels, kernel taps and
-// strides (0 for the same shape). +inf for another kind or dtype.
+// |log2| ratios of output pixels, input and output channels, kernel taps
+// (counted twice) and strides (0 for the same shape; a 1x1 against a 3x3 of
+// the same channels and pixels: 6.3). +inf for another kind or dtype.
 double ShapeDistance(const kernels::OpSpec& a, const kernels::OpSpec& b);
 
 // Parses a recorded config string ("knob=value,..."; categorical knobs by
