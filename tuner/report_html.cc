@@ -192,10 +192,11 @@ ClockChoice ChooseClock(std::optional<double> given_ghz, double measured_ghz) {
   if (std::isfinite(measured_ghz) && measured_ghz > 0) {
     return {measured_ghz, "measured by the agent",
             absl::StrCat("the clock, ", Num(measured_ghz),
-                         " GHz, is the sustained single-core clock the agent measured at "
-                         "start-up with a chain of dependent integer adds (DeviceInfo "
-                         "clock_ghz); with every core busy the real clock, and so the real "
-                         "peak, may be lower.")};
+                         " GHz, is the sustained single-core clock the agent measured when "
+                         "the latest job started, with a chain of dependent integer adds "
+                         "(DeviceInfo clock_ghz); the clock during the timed runs, with every "
+                         "core busy and on a shared host, can differ by several percent, and "
+                         "the % of peak with it.")};
   }
   return {kAssumedClockGhz, "assumed",
           absl::StrCat("the clock, ", Num(kAssumedClockGhz),
