@@ -74,7 +74,7 @@ struct Point {
   double us = 0;
 };
 
-// A small line chart of best-so-far latency (a step line) over `points`
+// A small line chart of best-so-far latency (a step line, log scale) over `points`
 // (x ascending); failed trials are red ticks on the x axis; `best_known`, when
 // set, is a dashed line.
 std::string Chart(const std::vector<Point>& points, const std::string& x_title,
@@ -102,14 +102,17 @@ std::string Chart(const std::vector<Point>& points, const std::string& x_title,
   }
   const bool any_ok = std::isfinite(best);
   if (best_known && any_ok) ymin = std::min(ymin, *best_known);
-  if (!any_ok) ymin = 0, ymax = 1;
+  if (!any_ok) ymin = 1, ymax = 2;
   if (ymax - ymin < 1e-9 * std::max(1.0, ymax)) {
     const double pad = std::max(0.05 * ymax, 1e-3);
     ymin -= pad, ymax += pad;
   }
   if (xmax <= xmin) xmax = xmin + 1;
   auto sx = [&](double x) { return kLeft + (x - xmin) / (xmax - xmin) * pw; };
-  auto sy = [&](double y) { return kTop + (ymax - y) / (ymax - ymin) * ph; };
+  // Log scale: the first trials are often 10x off the best, and the last
+  // percents are what matter.
+  const double lmin = std::log(ymin), lmax = std::log(ymax);
+  auto sy = [&](double y) { return kTop + (lmax - std::log(y)) / (lmax - lmin) * ph; };
 
   // Axis labels: latency range on the left, x range below.
   absl::StrAppend(&svg, "<text x=\"", Coord(kLeft - 3), "\" y=\"", Coord(kTop + 9),
@@ -117,7 +120,7 @@ std::string Chart(const std::vector<Point>& points, const std::string& x_title,
   absl::StrAppend(&svg, "<text x=\"", Coord(kLeft - 3), "\" y=\"", Coord(kTop + ph),
                   "\" text-anchor=\"end\">", Num(ymin), "</text>");
   absl::StrAppend(&svg, "<text x=\"", Coord(kLeft - 3), "\" y=\"", Coord(kTop + ph / 2 + 4),
-                  "\" text-anchor=\"end\">\xC2\xB5s</text>");
+                  "\" text-anchor=\"end\">\xC2\xB5s (log)</text>");
   absl::StrAppend(&svg, "<text x=\"", Coord(kLeft), "\" y=\"", Coord(kTop + ph + 12),
                   "\" text-anchor=\"start\">", AxisNum(xmin), "</text>");
   absl::StrAppend(&svg, "<text x=\"", Coord(kLeft + pw), "\" y=\"", Coord(kTop + ph + 12),
