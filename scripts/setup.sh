@@ -9,7 +9,7 @@ packages=(
   libabsl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libxbyak-dev libxgboost-dev xgboost libcpuinfo-dev libpthreadpool-dev
-  libdnnl-dev
+  libdnnl-dev ocl-icd-opencl-dev
 )
 
 missing=()
