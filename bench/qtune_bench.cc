@@ -44,6 +44,7 @@
 #include "device_agent/device_info.h"
 #include "qtune/db/store.h"
 #include "qtune/kernels/config_space.h"
+#include "qtune/kernels/build_id.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
 #include "qtune/kernels/verify.h"
@@ -445,8 +446,10 @@ absl::StatusOr<Trial> RunTrial(const OpInstance& inst, const Config& config,
 }
 
 // The config from the database: the fastest OK trial of (device, workload)
-// whose config sets threads=`threads` (as `space` parses it); when there is
-// none, the best OK trial of any thread count.
+// measured by the kernels of this binary (its kernel build) whose config sets
+// threads=`threads` (as `space` parses it); when there is none, the best OK
+// trial of any thread count of this build. Trials of other builds would time
+// other kernels.
 absl::StatusOr<std::optional<std::string>> DbBestConfig(db::Store* store,
                                                         const std::string& device_key,
                                                         const OpSpec& op, const ConfigSpace& space,
@@ -454,6 +457,7 @@ absl::StatusOr<std::optional<std::string>> DbBestConfig(db::Store* store,
   db::Filter filter;
   filter.device_key = device_key;
   filter.workload_key = kernels::CanonicalKey(op);
+  filter.build_id = std::string(kernels::KernelBuildId());
   QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store->History(filter));
   const db::TrialRecord* best = nullptr;
   for (const db::TrialRecord& t : trials) {

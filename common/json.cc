@@ -319,6 +319,14 @@ absl::Status JsonFields::GetString(absl::string_view key, std::string* out, bool
   return absl::OkStatus();
 }
 
+absl::Status JsonFields::GetBool(absl::string_view key, bool* out, bool required) {
+  const JsonValue* v = Find(key);
+  if (v == nullptr) return required ? Missing(key) : absl::OkStatus();
+  if (v->kind != JsonValue::Kind::kBool) return WrongType(key, "true or false");
+  *out = v->text == "true";
+  return absl::OkStatus();
+}
+
 absl::Status JsonFields::GetInt(absl::string_view key, int64_t* out, bool required) {
   return NumberMember(Find(key), key, "a 64-bit integer", required, out);
 }

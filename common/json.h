@@ -63,6 +63,7 @@ class JsonFields {
 
   // Leaves *out unchanged when the member is absent and !required.
   absl::Status GetString(absl::string_view key, std::string* out, bool required = false);
+  absl::Status GetBool(absl::string_view key, bool* out, bool required = false);
   absl::Status GetInt(absl::string_view key, int64_t* out, bool required = false);
   absl::Status GetInt32(absl::string_view key, int32_t* out, bool required = false);
   absl::Status GetDouble(absl::string_view key, double* out, bool required = false);

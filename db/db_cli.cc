@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -27,8 +28,8 @@ namespace {
 
 using json::JsonLine;
 
-constexpr std::array<absl::string_view, 8> kCommands = {
-    "best", "history", "devices", "workloads", "jobs", "export", "import", "stats"};
+constexpr std::array<absl::string_view, 9> kCommands = {
+    "best", "history", "builds", "devices", "workloads", "jobs", "export", "import", "stats"};
 
 // An aligned text table: columns separated by two spaces, numbers right-aligned.
 class TextTable {
@@ -111,20 +112,57 @@ Filter ToFilter(const DbCommandOptions& opt) {
   f.job_id = opt.job_id;
   f.dtype = opt.dtype;
   f.limit = opt.limit;
+  if (opt.build && *opt.build == "all") {
+    f.builds = Filter::Builds::kAll;
+  } else if (opt.build && *opt.build == "current") {
+    f.builds = Filter::Builds::kCurrent;
+  } else if (opt.build) {
+    f.build_id = opt.build;
+  }
   return f;
 }
 
 using Cells = std::vector<std::string>;
 
 absl::Status Best(Store& store, const DbCommandOptions& opt, std::ostream& out) {
-  QTUNE_ASSIGN_OR_RETURN(std::vector<BestRecord> rows, store.Best(ToFilter(opt)));
+  const Filter filter = ToFilter(opt);
+  QTUNE_ASSIGN_OR_RETURN(std::vector<BestRecord> rows, store.Best(filter));
   Print(rows, opt, out,
-        {{"DEVICE"}, {"OP"}, {"DTYPE"}, {"SHAPE"}, {"MEDIAN_US", true}, {"MIN_US", true},
-         {"GOP/S", true}, {"OK/TRIALS", true}, {"KERNEL"}, {"CONFIG"}},
+        {{"DEVICE"}, {"BUILD"}, {"OP"}, {"DTYPE"}, {"SHAPE"}, {"MEDIAN_US", true},
+         {"MIN_US", true}, {"GOP/S", true}, {"OK/TRIALS", true}, {"KERNEL"}, {"CONFIG"}},
         [](const BestRecord& r) -> Cells {
-          return {r.device_key, r.op_kind, r.dtype, r.shape, Us(r.median_us), Us(r.min_us),
-                  absl::StrFormat("%.1f", internal::Gops(r.macs, r.median_us)),
+          return {r.device_key, r.build_id, r.op_kind, r.dtype, r.shape, Us(r.median_us),
+                  Us(r.min_us), absl::StrFormat("%.1f", internal::Gops(r.macs, r.median_us)),
                   absl::StrCat(r.ok_trials, "/", r.trials), r.kernel, r.config};
+        });
+  if (opt.json || filter.builds == Filter::Builds::kAll || filter.build_id || filter.limit > 0) {
+    return absl::OkStatus();
+  }
+  // Say what the current-build view leaves out.
+  Filter every = filter;
+  every.builds = Filter::Builds::kAll;
+  QTUNE_ASSIGN_OR_RETURN(std::vector<BestRecord> all, store.Best(every));
+  std::set<std::pair<std::string, std::string>> shown, older;
+  for (const BestRecord& r : rows) shown.emplace(r.device_key, r.workload_key);
+  for (const BestRecord& r : all) {
+    if (!shown.count({r.device_key, r.workload_key})) older.emplace(r.device_key, r.workload_key);
+  }
+  if (!older.empty()) {
+    out << older.size()
+        << " (device, workload) pairs have results only from older kernel builds; "
+           "--build all shows them\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Builds(Store& store, const DbCommandOptions& opt, std::ostream& out) {
+  QTUNE_ASSIGN_OR_RETURN(std::vector<BuildRecord> rows, store.Builds(ToFilter(opt)));
+  Print(rows, opt, out,
+        {{"DEVICE"}, {"BUILD"}, {"CURRENT"}, {"OK/TRIALS", true}, {"FIRST_SEEN"},
+         {"LAST_SEEN"}},
+        [](const BuildRecord& r) -> Cells {
+          return {r.device_key, r.build_id, r.current ? "yes" : "",
+                  absl::StrCat(r.ok_trials, "/", r.trials), r.first_seen, r.last_seen};
         });
   return absl::OkStatus();
 }
@@ -177,9 +215,10 @@ absl::Status Workloads(Store& store, const DbCommandOptions& opt, std::ostream& 
 
 absl::Status Jobs(Store& store, const DbCommandOptions& opt, std::ostream& out) {
   QTUNE_ASSIGN_OR_RETURN(std::vector<JobRecord> rows, store.Jobs(ToFilter(opt)));
-  Print(rows, opt, out, {{"JOB"}, {"MODEL"}, {"DEVICE"}, {"STATE"}, {"CREATED"}, {"FINISHED"}},
+  Print(rows, opt, out,
+        {{"JOB"}, {"NAME"}, {"MODEL"}, {"DEVICE"}, {"STATE"}, {"CREATED"}, {"FINISHED"}},
         [](const JobRecord& r) -> Cells {
-          return {r.job_id, r.model, r.device_key, r.state, r.created_at, r.finished_at};
+          return {r.job_id, r.name, r.model, r.device_key, r.state, r.created_at, r.finished_at};
         });
   return absl::OkStatus();
 }
@@ -245,6 +284,7 @@ absl::Status Import(const DbCommandOptions& opt, std::ostream& out) {
   if (opt.json) {
     out << std::move(JsonLine()
                          .Int("devices", s.devices)
+                         .Int("builds", s.builds)
                          .Int("workloads", s.workloads)
                          .Int("jobs", s.jobs)
                          .Int("tasks", s.tasks)
@@ -254,9 +294,9 @@ absl::Status Import(const DbCommandOptions& opt, std::ostream& out) {
         << '\n';
   } else {
     out << absl::StrFormat(
-        "imported into %s: %d devices, %d workloads, %d jobs, %d tasks, %d trials; "
-        "%d rows already present\n",
-        opt.db_path, s.devices, s.workloads, s.jobs, s.tasks, s.trials, s.skipped);
+        "imported into %s: %d devices, %d device builds, %d workloads, %d jobs, %d tasks, "
+        "%d trials; %d rows already present\n",
+        opt.db_path, s.devices, s.builds, s.workloads, s.jobs, s.tasks, s.trials, s.skipped);
   }
   return absl::OkStatus();
 }
@@ -363,6 +403,7 @@ absl::Status RunDbCommand(std::string_view sub_name, const DbCommandOptions& opt
                          Store::Open(opt.db_path, Store::Mode::kReadOnly));
   if (sub == "best") return Best(*store, opt, out);
   if (sub == "history") return History(*store, opt, out);
+  if (sub == "builds") return Builds(*store, opt, out);
   if (sub == "devices") return Devices(*store, opt, out);
   if (sub == "workloads") return Workloads(*store, opt, out);
   if (sub == "jobs") return Jobs(*store, opt, out);
@@ -376,11 +417,14 @@ const char* DbCommandHelp() {
 Queries the tuning database. Read commands never create or modify FILE.
 
 commands:
-  best       best configuration per (device, workload): latency, GOP/s, kernel, config
+  best       best configuration per (device, workload) of each device's current kernel
+             build: latency, GOP/s, kernel, config (--build all: one row per build)
   history    every trial in insertion order, failures included with their reason
+  builds     the kernel builds each device was seen with, the current one marked
   devices    devices the tuner has seen
   workloads  operators with their shapes and multiply-accumulate counts
-  jobs       tuning jobs and their state
+  jobs       tuning jobs and their state (a job whose tuner died shows as interrupted;
+             `qtune tune --job-name NAME` resumes it)
   export     write the database as JSON lines (round-trips exactly through import)
   import     read JSON lines written by export; rows already present are skipped;
              one transaction: a bad line changes nothing
@@ -392,6 +436,9 @@ options:
   --workload KEY   only rows related to this workload
   --job ID         only rows related to this job
   --dtype T        only rows related to workloads of this dtype (int8, fp32)
+  --build B        rows of kernel build B (an id from `db builds`), `current` (each
+                   device's latest build; the default of best) or `all` (the default of
+                   the others)
   --limit N        at most N rows: best and workloads the first N, history and jobs the last N
   --json           one JSON object per row and line instead of a table
   --file FILE      export: output file, import: input file ("-" = stdout / stdin, the default)

@@ -7,7 +7,7 @@
 //   opt.json = true;
 //   absl::Status s = RunDbCommand("best", opt, std::cout);
 //
-// Read commands (best, history, devices, workloads, jobs, export, stats) open
+// Read commands (best, history, builds, devices, workloads, jobs, export, stats) open
 // the database read-only and never create it: NOT_FOUND for a missing file,
 // FAILED_PRECONDITION for a file that is not a qtune database. `import`
 // creates the database when missing (and removes it again if the import
@@ -29,13 +29,16 @@ namespace qtune::db {
 struct DbCommandOptions {
   std::string db_path;
   std::optional<std::string> device_key, workload_key, job_id, dtype;
+  // Kernel build: a build id, "current" (each device's latest build) or
+  // "all"; unset: best uses "current", history, builds and export "all".
+  std::optional<std::string> build;
   bool json = false;
   int64_t limit = 0;  // 0 = all rows; best/workloads: the first N, history/jobs: the last N
   std::string file;   // export: output ("-" or empty = `out`), import: input ("-" or empty = stdin)
 };
 
-// Runs one subcommand: best, history, devices, workloads, jobs, export,
-// import, stats. INVALID_ARGUMENT (listing the valid ones) for anything else.
+// Runs one subcommand: best, history, builds, devices, workloads, jobs,
+// export, import, stats. INVALID_ARGUMENT (listing the valid ones) for anything else.
 absl::Status RunDbCommand(std::string_view sub, const DbCommandOptions& opt, std::ostream& out);
 
 // Usage text for `qtune db` (several lines, ends with a newline).

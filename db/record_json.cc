@@ -29,7 +29,10 @@ void AddFields(JsonLine& line, const JobRecord& r) {
       .Str("state", r.state)
       .Str("args_json", r.args_json)
       .Str("created_at", r.created_at)
-      .Str("finished_at", r.finished_at);
+      .Str("finished_at", r.finished_at)
+      .Str("name", r.name)
+      .Str("owner", r.owner)
+      .Str("heartbeat_at", r.heartbeat_at);
 }
 
 void AddFields(JsonLine& line, const TaskRecord& r) {
@@ -44,6 +47,8 @@ void AddFields(JsonLine& line, const TrialRecord& r) {
       .Int("seq", r.seq)
       .Str("device_key", r.device_key)
       .Str("workload_key", r.workload_key)
+      .Str("build_id", r.build_id.empty() ? kUnknownBuild : r.build_id)
+      .Str("settings", r.settings.empty() ? kUnknownSettings : r.settings)
       .Str("task", r.task)
       .Str("config", r.config)
       .Str("config_json", r.config_json)
@@ -66,6 +71,7 @@ void AddFields(JsonLine& line, const BestRecord& r) {
       .Str("dtype", r.dtype)
       .Str("shape", r.shape)
       .Int("macs", r.macs)
+      .Str("build_id", r.build_id)
       .Str("config", r.config)
       .Str("config_json", r.config_json)
       .Str("kernel", r.kernel)
@@ -76,6 +82,32 @@ void AddFields(JsonLine& line, const BestRecord& r) {
       .Int("ok_trials", r.ok_trials)
       .Str("job_id", r.job_id)
       .Str("created_at", r.created_at);
+}
+
+void AddFields(JsonLine& line, const BuildRecord& r) {
+  line.Str("device_key", r.device_key)
+      .Str("build_id", r.build_id)
+      .Str("info_json", r.info_json)
+      .Str("first_seen", r.first_seen)
+      .Str("last_seen", r.last_seen)
+      .Int("trials", r.trials)
+      .Int("ok_trials", r.ok_trials)
+      .Bool("current", r.current);
+}
+
+absl::Status ReadFields(JsonFields& in, BuildRecord* r) {
+  QTUNE_RETURN_IF_ERROR(in.GetString("device_key", &r->device_key, /*required=*/true));
+  QTUNE_RETURN_IF_ERROR(in.GetString("build_id", &r->build_id, /*required=*/true));
+  QTUNE_RETURN_IF_ERROR(in.GetString("info_json", &r->info_json));
+  QTUNE_RETURN_IF_ERROR(in.GetString("first_seen", &r->first_seen));
+  QTUNE_RETURN_IF_ERROR(in.GetString("last_seen", &r->last_seen));
+  // Derived columns: written for readers, recomputed by the store.
+  int64_t ignored = 0;
+  bool ignored_flag = false;
+  QTUNE_RETURN_IF_ERROR(in.GetInt("trials", &ignored));
+  QTUNE_RETURN_IF_ERROR(in.GetInt("ok_trials", &ignored));
+  QTUNE_RETURN_IF_ERROR(in.GetBool("current", &ignored_flag));
+  return in.Finish();
 }
 
 absl::Status ReadFields(JsonFields& in, DeviceRecord* r) {
@@ -106,6 +138,9 @@ absl::Status ReadFields(JsonFields& in, JobRecord* r) {
   QTUNE_RETURN_IF_ERROR(in.GetString("args_json", &r->args_json));
   QTUNE_RETURN_IF_ERROR(in.GetString("created_at", &r->created_at));
   QTUNE_RETURN_IF_ERROR(in.GetString("finished_at", &r->finished_at));
+  QTUNE_RETURN_IF_ERROR(in.GetString("name", &r->name));
+  QTUNE_RETURN_IF_ERROR(in.GetString("owner", &r->owner));
+  QTUNE_RETURN_IF_ERROR(in.GetString("heartbeat_at", &r->heartbeat_at));
   return in.Finish();
 }
 
@@ -122,6 +157,8 @@ absl::Status ReadFields(JsonFields& in, TrialRecord* r) {
   QTUNE_RETURN_IF_ERROR(in.GetInt("seq", &r->seq, /*required=*/true));
   QTUNE_RETURN_IF_ERROR(in.GetString("device_key", &r->device_key, /*required=*/true));
   QTUNE_RETURN_IF_ERROR(in.GetString("workload_key", &r->workload_key, /*required=*/true));
+  QTUNE_RETURN_IF_ERROR(in.GetString("build_id", &r->build_id));
+  QTUNE_RETURN_IF_ERROR(in.GetString("settings", &r->settings));
   QTUNE_RETURN_IF_ERROR(in.GetString("task", &r->task));
   QTUNE_RETURN_IF_ERROR(in.GetString("config", &r->config));
   QTUNE_RETURN_IF_ERROR(in.GetString("config_json", &r->config_json));

@@ -23,6 +23,7 @@ void AddFields(JsonLine& line, const TaskRecord& r);
 void AddFields(JsonLine& line, const TrialRecord& r);
 // Adds "gops" after "min_us".
 void AddFields(JsonLine& line, const BestRecord& r);
+void AddFields(JsonLine& line, const BuildRecord& r);
 
 // Read the members written by AddFields; natural-key members are required,
 // the others default to the record's defaults.
@@ -31,6 +32,7 @@ absl::Status ReadFields(JsonFields& in, WorkloadRecord* r);
 absl::Status ReadFields(JsonFields& in, JobRecord* r);
 absl::Status ReadFields(JsonFields& in, TaskRecord* r);
 absl::Status ReadFields(JsonFields& in, TrialRecord* r);
+absl::Status ReadFields(JsonFields& in, BuildRecord* r);
 
 // Throughput in GOP/s for `macs` multiply-accumulates (2 ops each) taking
 // `median_us` microseconds; 0 when the latency is not positive.

@@ -1,6 +1,7 @@
 #include "qtune/db/store.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -19,7 +20,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "common/json.h"
 #include "db/migrations.h"
@@ -39,8 +44,8 @@ namespace {
 // PRAGMA application_id of every qtune database: "qtun" in ASCII.
 constexpr int64_t kApplicationId = 0x7174756e;
 
-constexpr std::array<absl::string_view, 4> kJobStates = {"running", "done", "failed",
-                                                         "cancelled"};
+constexpr std::array<absl::string_view, 5> kJobStates = {"running", "done", "failed",
+                                                         "cancelled", "interrupted"};
 
 int LatestVersion() { return internal::Migrations().back().version; }
 
@@ -167,9 +172,11 @@ WorkloadRecord ReadWorkload(const Query& q) {
 
 constexpr char kJobSelect[] =
     "SELECT j.job_id, j.model, jd.device_key, j.state, j.args_json, j.created_at, "
-    "j.finished_at FROM jobs j JOIN devices jd ON jd.id = j.device_ref";
+    "j.finished_at, j.name, j.owner, j.heartbeat_at FROM jobs j "
+    "JOIN devices jd ON jd.id = j.device_ref";
 
-JobRecord ReadJob(const Query& q) {
+// As stored: a job of a dead owner still says "running" (see ReadJob).
+JobRecord ReadStoredJob(const Query& q) {
   JobRecord r;
   r.job_id = q.Text(0);
   r.model = q.Text(1);
@@ -178,6 +185,16 @@ JobRecord ReadJob(const Query& q) {
   r.args_json = q.Text(4);
   r.created_at = q.Text(5);
   r.finished_at = q.Text(6);
+  r.name = q.Text(7);
+  r.owner = q.Text(8);
+  r.heartbeat_at = q.Text(9);
+  return r;
+}
+
+// As reported: a running job whose owner is gone is interrupted.
+JobRecord ReadJob(const Query& q) {
+  JobRecord r = ReadStoredJob(q);
+  if (r.state == "running" && JobOwnerGone(r.owner, r.heartbeat_at)) r.state = "interrupted";
   return r;
 }
 
@@ -197,9 +214,11 @@ TaskRecord ReadTask(const Query& q) {
 constexpr char kTrialSelect[] =
     "SELECT tj.job_id, t.seq, td.device_key, tw.workload_key, t.task, t.config, "
     "t.config_json, t.status, t.message, t.kernel, t.median_us, t.min_us, t.stddev_us, "
-    "t.repeats, t.compile_ms, t.measure_ms, t.created_at FROM trials t "
+    "t.repeats, t.compile_ms, t.measure_ms, t.created_at, tb.build_id, ts.settings "
+    "FROM trials t "
     "JOIN jobs tj ON tj.id = t.job_ref JOIN devices td ON td.id = t.device_ref "
-    "JOIN workloads tw ON tw.id = t.workload_ref";
+    "JOIN workloads tw ON tw.id = t.workload_ref JOIN builds tb ON tb.id = t.build_ref "
+    "JOIN settings ts ON ts.id = t.settings_ref";
 
 TrialRecord ReadTrial(const Query& q) {
   TrialRecord r;
@@ -220,12 +239,15 @@ TrialRecord ReadTrial(const Query& q) {
   r.compile_ms = q.Double(14);
   r.measure_ms = q.Double(15);
   r.created_at = q.Text(16);
+  r.build_id = q.Text(17);
+  r.settings = q.Text(18);
   return r;
 }
 
-constexpr char kBestSelect[] =
+// Followed by the view: `best` (current builds) or `best_by_build`.
+constexpr char kBestColumns[] =
     "SELECT device_key, workload_key, op_kind, dtype, shape, macs, config, config_json, "
-    "kernel, median_us, min_us, trials, ok_trials, job_id, created_at FROM best";
+    "kernel, median_us, min_us, trials, ok_trials, job_id, created_at, build_id FROM ";
 
 BestRecord ReadBest(const Query& q) {
   BestRecord r;
@@ -244,6 +266,31 @@ BestRecord ReadBest(const Query& q) {
   r.ok_trials = q.Int(12);
   r.job_id = q.Text(13);
   r.created_at = q.Text(14);
+  r.build_id = q.Text(15);
+  return r;
+}
+
+constexpr char kBuildSelect[] =
+    "SELECT d.device_key, b.build_id, x.info_json, x.first_seen, x.last_seen, "
+    "(SELECT count(*) FROM trials t WHERE t.device_ref = x.device_ref "
+    "AND t.build_ref = x.build_ref), "
+    "(SELECT count(*) FROM trials t WHERE t.device_ref = x.device_ref "
+    "AND t.build_ref = x.build_ref AND t.status = 'OK'), "
+    "EXISTS (SELECT 1 FROM current_builds c WHERE c.device_ref = x.device_ref "
+    "AND c.build_ref = x.build_ref) "
+    "FROM device_builds x JOIN devices d ON d.id = x.device_ref "
+    "JOIN builds b ON b.id = x.build_ref";
+
+BuildRecord ReadBuild(const Query& q) {
+  BuildRecord r;
+  r.device_key = q.Text(0);
+  r.build_id = q.Text(1);
+  r.info_json = q.Text(2);
+  r.first_seen = q.Text(3);
+  r.last_seen = q.Text(4);
+  r.trials = q.Int(5);
+  r.ok_trials = q.Int(6);
+  r.current = q.Int(7) != 0;
   return r;
 }
 
@@ -258,7 +305,7 @@ class FilterSql {
   explicit FilterSql(const Filter& f) : f_(f) {}
 
   bool empty() const {
-    return !f_.device_key && !f_.workload_key && !f_.job_id && !f_.dtype;
+    return !f_.device_key && !f_.workload_key && !f_.job_id && !f_.dtype && !f_.build_id;
   }
 
   std::string Trials(absl::string_view t) {
@@ -267,6 +314,15 @@ class FilterSql {
     if (f_.workload_key) terms.push_back(absl::StrCat(t, ".workload_ref = ", Workload()));
     if (f_.job_id) terms.push_back(absl::StrCat(t, ".job_ref = ", Job()));
     if (f_.dtype) terms.push_back(absl::StrCat(t, ".workload_ref IN ", Dtype()));
+    AddBuildTerm(t, terms);
+    return And(terms);
+  }
+
+  // Conditions on device_builds `x`.
+  std::string Builds(absl::string_view x) {
+    std::vector<std::string> terms;
+    if (f_.device_key) terms.push_back(absl::StrCat(x, ".device_ref = ", Device()));
+    AddBuildTerm(x, terms);
     return And(terms);
   }
 
@@ -356,6 +412,7 @@ class FilterSql {
     eq("workload_key", f_.workload_key);
     eq("job_id", f_.job_id);
     eq("dtype", f_.dtype);
+    eq("build_id", f_.build_id);
     return And(terms);
   }
 
@@ -379,6 +436,18 @@ class FilterSql {
   }
   std::string Dtype() {
     return absl::StrCat("(SELECT id FROM workloads WHERE dtype = ", Param(*f_.dtype), ")");
+  }
+  // The filter's builds, on a table `a` with device_ref and build_ref.
+  void AddBuildTerm(absl::string_view a, std::vector<std::string>& terms) {
+    if (f_.build_id) {
+      terms.push_back(absl::StrCat(a, ".build_ref = ", Build()));
+    } else if (f_.builds == Filter::Builds::kCurrent) {
+      terms.push_back(absl::StrCat("EXISTS (SELECT 1 FROM current_builds xc WHERE xc.device_ref = ",
+                                   a, ".device_ref AND xc.build_ref = ", a, ".build_ref)"));
+    }
+  }
+  std::string Build() {
+    return absl::StrCat("(SELECT id FROM builds WHERE build_id = ", Param(*f_.build_id), ")");
   }
   static std::string And(const std::vector<std::string>& terms) {
     if (terms.empty()) return "1";
@@ -580,6 +649,53 @@ std::string NowTimestamp() {
                          static_cast<int>(ms % 1000));
 }
 
+namespace {
+
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return "localhost";
+  std::string name(host);
+  std::replace(name.begin(), name.end(), ':', '_');
+  return name;
+}
+
+// Start time of process `pid` in clock ticks since boot (field 22 of
+// /proc/PID/stat), or empty when there is no such process.
+std::string ProcessStart(int64_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may hold spaces.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(close + 1), ' ', absl::SkipEmpty());
+  // fields[0] is field 3 (state), so field 22 is fields[19].
+  return fields.size() > 19 ? std::string(fields[19]) : "";
+}
+
+bool HeartbeatStale(const std::string& heartbeat_at) {
+  absl::Time beat;
+  std::string error;
+  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", heartbeat_at, &beat, &error)) return true;
+  return absl::Now() - beat > absl::Seconds(kJobHeartbeatTimeoutSeconds);
+}
+
+}  // namespace
+
+std::string CurrentJobOwner() {
+  return absl::StrCat(HostName(), ":", getpid(), ":", ProcessStart(getpid()));
+}
+
+bool JobOwnerGone(const std::string& owner, const std::string& heartbeat_at) {
+  std::vector<std::string> parts = absl::StrSplit(owner, ':');
+  int64_t pid = 0;
+  if (parts.size() == 3 && parts[0] == HostName() && absl::SimpleAtoi(parts[1], &pid) &&
+      pid > 0 && !parts[2].empty()) {
+    return ProcessStart(pid) != parts[2];
+  }
+  return HeartbeatStale(heartbeat_at);
+}
+
 struct Store::Impl {
   std::string path;
   bool read_only = false;
@@ -607,6 +723,43 @@ struct Store::Impl {
   absl::StatusOr<int64_t> JobId(const std::string& key) {
     return IdOf("job", "SELECT id FROM jobs WHERE job_id = ?", key);
   }
+  // The row id of a build / settings text, inserted when new.
+  absl::StatusOr<int64_t> BuildRef(const std::string& build_id) {
+    return InternedId("builds", "build_id", build_id.empty() ? kUnknownBuild : build_id);
+  }
+  absl::StatusOr<int64_t> SettingsRef(const std::string& settings) {
+    return InternedId("settings", "settings", settings.empty() ? kUnknownSettings : settings);
+  }
+  absl::StatusOr<int64_t> InternedId(absl::string_view table, absl::string_view column,
+                                     const std::string& value) {
+    QTUNE_ASSIGN_OR_RETURN(
+        Query insert, conn->Prepare(absl::StrCat("INSERT INTO ", table, " (", column,
+                                                 ") VALUES (?) ON CONFLICT DO NOTHING")));
+    QTUNE_RETURN_IF_ERROR(insert.BindText(value).Run());
+    QTUNE_ASSIGN_OR_RETURN(
+        Query q, conn->Prepare(absl::StrCat("SELECT id FROM ", table, " WHERE ", column, " = ?")));
+    q.BindText(value);
+    QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return absl::InternalError(absl::StrCat("no ", table, " row for '", value, "'"));
+    return q.Int(0);
+  }
+
+  // Records that `device` was seen with `build` between `first` and `last`:
+  // widens the (device, build) row's time span, and sets its info when
+  // `info_json` is not empty.
+  absl::Status SeenWithBuild(int64_t device, int64_t build, const std::string& info_json,
+                             const std::string& first, const std::string& last) {
+    QTUNE_ASSIGN_OR_RETURN(
+        Query q,
+        conn->Prepare(
+            "INSERT INTO device_builds (device_ref, build_ref, info_json, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_ref, build_ref) DO UPDATE SET "
+            "info_json = CASE WHEN excluded.info_json = '' THEN info_json "
+            "ELSE excluded.info_json END, "
+            "first_seen = min(first_seen, excluded.first_seen), "
+            "last_seen = max(last_seen, excluded.last_seen)"));
+    return q.BindInt(device).BindInt(build).BindText(info_json).BindText(first).BindText(last).Run();
+  }
 
   // The INSERT of each table. With `skip_existing`, a row whose natural key
   // exists is left as it is (Changes() == 0); otherwise devices, workloads
@@ -630,6 +783,22 @@ struct Store::Impl {
         .Run();
   }
 
+  // One line of the "builds" table of Export().
+  absl::Status InsertBuild(const BuildRecord& b) {
+    QTUNE_ASSIGN_OR_RETURN(int64_t device, DeviceId(b.device_key));
+    QTUNE_ASSIGN_OR_RETURN(int64_t build, BuildRef(b.build_id));
+    QTUNE_ASSIGN_OR_RETURN(
+        Query q, conn->Prepare("INSERT INTO device_builds (device_ref, build_ref, info_json, "
+                               "first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+                               "ON CONFLICT (device_ref, build_ref) DO NOTHING"));
+    return q.BindInt(device)
+        .BindInt(build)
+        .BindText(b.info_json)
+        .BindText(b.first_seen)
+        .BindText(b.last_seen)
+        .Run();
+  }
+
   absl::Status InsertWorkload(const WorkloadRecord& w, bool skip_existing) {
     std::string sql =
         "INSERT INTO workloads (workload_key, op_kind, dtype, shape, macs) "
@@ -648,9 +817,25 @@ struct Store::Impl {
 
   absl::Status InsertJob(const JobRecord& j, bool skip_existing) {
     QTUNE_ASSIGN_OR_RETURN(int64_t device, DeviceId(j.device_key));
+    if (!j.name.empty()) {
+      // A name is unique; an imported job whose name is taken keeps its id
+      // and loses the name rather than failing the import.
+      QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare("SELECT job_id FROM jobs WHERE name = ?"));
+      q.BindText(j.name);
+      QTUNE_ASSIGN_OR_RETURN(bool taken, q.Step());
+      if (taken && q.Text(0) != j.job_id) {
+        if (!skip_existing) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("a job named '", j.name, "' already exists (", q.Text(0), ")"));
+        }
+        JobRecord renamed = j;
+        renamed.name.clear();
+        return InsertJob(renamed, skip_existing);
+      }
+    }
     std::string sql =
         "INSERT INTO jobs (job_id, model, device_ref, state, args_json, created_at, "
-        "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
+        "finished_at, name, owner, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     if (skip_existing) sql += " ON CONFLICT (job_id) DO NOTHING";
     QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
     absl::Status s = q.BindText(j.job_id)
@@ -660,6 +845,9 @@ struct Store::Impl {
                          .BindText(j.args_json)
                          .BindText(j.created_at)
                          .BindText(j.finished_at)
+                         .BindText(j.name)
+                         .BindText(j.owner)
+                         .BindText(j.heartbeat_at)
                          .Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(absl::StrCat("job '", j.job_id, "' already exists"));
@@ -684,16 +872,22 @@ struct Store::Impl {
     QTUNE_ASSIGN_OR_RETURN(int64_t job, JobId(t.job_id));
     QTUNE_ASSIGN_OR_RETURN(int64_t device, DeviceId(t.device_key));
     QTUNE_ASSIGN_OR_RETURN(int64_t workload, WorkloadId(t.workload_key));
+    QTUNE_ASSIGN_OR_RETURN(int64_t build, BuildRef(t.build_id));
+    QTUNE_ASSIGN_OR_RETURN(int64_t settings, SettingsRef(t.settings));
+    const std::string created_at = t.created_at.empty() ? NowTimestamp() : t.created_at;
     std::string sql =
-        "INSERT INTO trials (job_ref, seq, device_ref, workload_ref, task, config, config_json, "
-        "status, message, kernel, median_us, min_us, stddev_us, repeats, compile_ms, "
-        "measure_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        "INSERT INTO trials (job_ref, seq, device_ref, workload_ref, build_ref, settings_ref, "
+        "task, config, config_json, status, message, kernel, median_us, min_us, stddev_us, "
+        "repeats, compile_ms, measure_ms, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     if (skip_existing) sql += " ON CONFLICT (job_ref, seq) DO NOTHING";
     QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
     absl::Status s = q.BindInt(job)
                          .BindInt(t.seq)
                          .BindInt(device)
                          .BindInt(workload)
+                         .BindInt(build)
+                         .BindInt(settings)
                          .BindText(t.task)
                          .BindText(t.config)
                          .BindText(t.config_json)
@@ -706,13 +900,15 @@ struct Store::Impl {
                          .BindInt(t.repeats)
                          .BindDouble(t.compile_ms)
                          .BindDouble(t.measure_ms)
-                         .BindText(t.created_at.empty() ? NowTimestamp() : t.created_at)
+                         .BindText(created_at)
                          .Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(
           absl::StrCat("trial ", t.seq, " of job '", t.job_id, "' already exists"));
     }
-    return s;
+    QTUNE_RETURN_IF_ERROR(s);
+    if (conn->Changes() == 0) return absl::OkStatus();  // skipped: already present
+    return SeenWithBuild(device, build, "", created_at, created_at);
   }
 
   // Reads one Export() line into the database; adds to `stats`.
@@ -730,6 +926,15 @@ struct Store::Impl {
       if (r.last_seen.empty()) r.last_seen = r.first_seen;
       QTUNE_RETURN_IF_ERROR(InsertDevice(r, /*skip_existing=*/true));
       added = &stats.devices;
+    } else if (table == "builds") {
+      BuildRecord r;
+      QTUNE_RETURN_IF_ERROR(internal::ReadFields(fields, &r));
+      if (r.device_key.empty()) return Invalid("build", "empty device_key");
+      if (r.build_id.empty()) return Invalid("build", "empty build_id");
+      if (r.first_seen.empty()) r.first_seen = NowTimestamp();
+      if (r.last_seen.empty()) r.last_seen = r.first_seen;
+      QTUNE_RETURN_IF_ERROR(InsertBuild(r));
+      added = &stats.builds;
     } else if (table == "workloads") {
       WorkloadRecord r;
       QTUNE_RETURN_IF_ERROR(internal::ReadFields(fields, &r));
@@ -757,7 +962,8 @@ struct Store::Impl {
       added = &stats.trials;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          "unknown table \"", table, "\" (expected devices, workloads, jobs, tasks or trials)"));
+          "unknown table \"", table,
+          "\" (expected devices, builds, workloads, jobs, tasks or trials)"));
     }
     if (conn->Changes() > 0) {
       ++*added;
@@ -846,7 +1052,14 @@ absl::Status Store::UpsertDevice(const DeviceRecord& device) {
   QTUNE_RETURN_IF_ERROR(ValidateDevice(device));
   DeviceRecord d = device;
   d.first_seen = d.last_seen = NowTimestamp();
-  return impl_->InsertDevice(d, /*skip_existing=*/false);
+  QTUNE_ASSIGN_OR_RETURN(Transaction txn,
+                         Transaction::Begin(*impl_->conn, Transaction::Kind::kWrite));
+  QTUNE_RETURN_IF_ERROR(impl_->InsertDevice(d, /*skip_existing=*/false));
+  QTUNE_ASSIGN_OR_RETURN(int64_t device_ref, impl_->DeviceId(d.device_key));
+  QTUNE_ASSIGN_OR_RETURN(int64_t build_ref, impl_->BuildRef(d.build_id));
+  QTUNE_RETURN_IF_ERROR(
+      impl_->SeenWithBuild(device_ref, build_ref, d.info_json, d.last_seen, d.last_seen));
+  return txn.Commit();
 }
 
 absl::Status Store::UpsertWorkload(const WorkloadRecord& workload) {
@@ -863,8 +1076,57 @@ absl::StatusOr<std::string> Store::CreateJob(const JobRecord& job) {
   QTUNE_RETURN_IF_ERROR(ValidateJobState(j.state));
   j.created_at = NowTimestamp();
   j.finished_at = j.state == "running" ? "" : j.created_at;
+  j.owner = CurrentJobOwner();
+  j.heartbeat_at = j.created_at;
   QTUNE_RETURN_IF_ERROR(impl_->InsertJob(j, /*skip_existing=*/false));
   return j.job_id;
+}
+
+absl::StatusOr<JobRecord> Store::FindJob(const std::string& name) const {
+  if (name.empty()) return absl::InvalidArgumentError("empty job name");
+  QTUNE_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs,
+                         Collect<JobRecord>(*impl_->conn, absl::StrCat(kJobSelect, " WHERE j.name = ?"),
+                                            {name}, 0, ReadJob));
+  if (jobs.empty()) return absl::NotFoundError(absl::StrCat("no job named '", name, "'"));
+  return jobs.front();
+}
+
+absl::Status Store::ResumeJob(const std::string& job_id) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  QTUNE_ASSIGN_OR_RETURN(Transaction txn,
+                         Transaction::Begin(*impl_->conn, Transaction::Kind::kWrite));
+  QTUNE_ASSIGN_OR_RETURN(
+      std::vector<JobRecord> jobs,
+      Collect<JobRecord>(*impl_->conn, absl::StrCat(kJobSelect, " WHERE j.job_id = ?"), {job_id},
+                         0, ReadJob));
+  if (jobs.empty()) return absl::NotFoundError(absl::StrCat("job '", job_id, "' not found"));
+  const JobRecord& job = jobs.front();
+  if (job.state == "done") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job '", job_id, "' is done (finished ", job.finished_at, ")"));
+  }
+  if (job.state == "running") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job '", job_id, "' is still running (owner ", job.owner, ", last heartbeat ",
+                     job.heartbeat_at, ")"));
+  }
+  const std::string now = NowTimestamp();
+  QTUNE_ASSIGN_OR_RETURN(
+      Query q, impl_->conn->Prepare("UPDATE jobs SET state = 'running', finished_at = '', "
+                                    "owner = ?, heartbeat_at = ? WHERE job_id = ?"));
+  QTUNE_RETURN_IF_ERROR(q.BindText(CurrentJobOwner()).BindText(now).BindText(job_id).Run());
+  return txn.Commit();
+}
+
+absl::Status Store::Heartbeat(const std::string& job_id) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  QTUNE_ASSIGN_OR_RETURN(Query q,
+                         impl_->conn->Prepare("UPDATE jobs SET heartbeat_at = ? WHERE job_id = ?"));
+  QTUNE_RETURN_IF_ERROR(q.BindText(NowTimestamp()).BindText(job_id).Run());
+  if (impl_->conn->Changes() == 0) {
+    return absl::NotFoundError(absl::StrCat("job '", job_id, "' not found"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Store::FinishJob(const std::string& job_id, const std::string& state) {
@@ -906,10 +1168,15 @@ absl::Status Store::AddTrials(const std::vector<TrialRecord>& trials) {
   if (trials.empty()) return absl::OkStatus();
   QTUNE_ASSIGN_OR_RETURN(Transaction txn,
                          Transaction::Begin(*impl_->conn, Transaction::Kind::kWrite));
+  std::vector<std::string> jobs;
   for (size_t i = 0; i < trials.size(); ++i) {
     QTUNE_RETURN_IF_ERROR(
         Annotate(impl_->InsertTrial(trials[i], /*skip_existing=*/false), where(i)));
+    if (std::find(jobs.begin(), jobs.end(), trials[i].job_id) == jobs.end()) {
+      jobs.push_back(trials[i].job_id);
+    }
   }
+  for (const std::string& job : jobs) QTUNE_RETURN_IF_ERROR(Heartbeat(job));
   return txn.Commit();
 }
 
@@ -960,10 +1227,30 @@ absl::StatusOr<std::vector<TrialRecord>> Store::History(const Filter& filter) co
 
 absl::StatusOr<std::vector<BestRecord>> Store::Best(const Filter& filter) const {
   FilterSql f(filter);
-  std::string sql = absl::StrCat(kBestSelect, " WHERE ", f.Best(),
-                                 " ORDER BY device_key, median_us, workload_key",
-                                 filter.limit > 0 ? " LIMIT ?" : "");
+  const bool by_build = filter.builds == Filter::Builds::kAll || filter.build_id.has_value();
+  std::string sql = absl::StrCat(kBestColumns, by_build ? "best_by_build" : "best", " WHERE ",
+                                 f.Best(), " ORDER BY device_key, median_us, workload_key",
+                                 by_build ? ", build_id" : "", filter.limit > 0 ? " LIMIT ?" : "");
   return Collect<BestRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadBest);
+}
+
+absl::StatusOr<std::vector<BuildRecord>> Store::Builds(const Filter& filter) const {
+  FilterSql f(filter);
+  std::string sql = absl::StrCat(kBuildSelect, " WHERE ", f.Builds("x"),
+                                 " ORDER BY d.device_key, x.first_seen, x.id",
+                                 filter.limit > 0 ? " LIMIT ?" : "");
+  return Collect<BuildRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadBuild);
+}
+
+absl::StatusOr<std::string> Store::CurrentBuild(const std::string& device_key) const {
+  QTUNE_ASSIGN_OR_RETURN(
+      Query q, impl_->conn->Prepare("SELECT b.build_id FROM current_builds c "
+                                    "JOIN builds b ON b.id = c.build_ref "
+                                    "JOIN devices d ON d.id = c.device_ref WHERE d.device_key = ?"));
+  q.BindText(device_key);
+  QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("device '", device_key, "' not found"));
+  return q.Text(0);
 }
 
 absl::Status Store::Export(std::ostream& out, const Filter& filter) const {
@@ -994,21 +1281,27 @@ absl::Status Store::Export(std::ostream& out, const Filter& filter) const {
     return out ? absl::OkStatus() : absl::DataLossError("export: write failed");
   };
 
-  {
+  // Rows about the exported devices: all of them without a filter; else the
+  // matching devices and those of the selected jobs and trials.
+  auto device_rows = [&](const char* select, const char* order, auto write_row) {
     FilterSql f(filter);
-    std::string sql = absl::StrCat(kDeviceSelect, " ORDER BY d.device_key");
+    std::string sql = absl::StrCat(select, order);
     if (!all) {
       std::string with = selection(f);  // binds in text order: WITH first
       std::string match = f.Devices("d");
-      sql = absl::StrCat(with, kDeviceSelect, " WHERE ", match,
+      sql = absl::StrCat(with, select, " WHERE ", match,
                          " OR d.id IN (SELECT device_ref FROM sel_jobs)"
-                         " OR d.id IN (SELECT device_ref FROM sel_trials)"
-                         " ORDER BY d.device_key");
+                         " OR d.id IN (SELECT device_ref FROM sel_trials)",
+                         order);
     }
-    QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, f.binds, 0, [&](const Query& q) {
-      return write("devices", ReadDevice(q));
-    }));
-  }
+    return ForEachRow(conn, sql, f.binds, 0, write_row);
+  };
+  QTUNE_RETURN_IF_ERROR(device_rows(kDeviceSelect, " ORDER BY d.device_key", [&](const Query& q) {
+    return write("devices", ReadDevice(q));
+  }));
+  // Their builds; trials name their build again.
+  QTUNE_RETURN_IF_ERROR(device_rows(kBuildSelect, " ORDER BY d.device_key, x.first_seen, x.id",
+                                    [&](const Query& q) { return write("builds", ReadBuild(q)); }));
   {
     FilterSql f(filter);
     std::string sql = absl::StrCat(kWorkloadSelect, " ORDER BY w.workload_key");

@@ -120,6 +120,7 @@ class DeviceAgentService final : public proto::DeviceAgent::Service {
           return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the agent is shutting down");
         }
         result.set_index(i);
+        result.set_kernel_build_id(info_.kernel_build_id());
         if (!writer->Write(result)) {
           return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
         }

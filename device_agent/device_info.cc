@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "qtune/kernels/build_id.h"
 #include "qtune/kernels/kernel.h"
 
 #if defined(__x86_64__)
@@ -351,6 +352,7 @@ proto::DeviceInfo Probe() {
       MakeDeviceKey(info.arch(), IsaLevel(info.arch(), features), info.cpu_name(), cores));
   info.set_agent_version(std::string(AgentVersion()));
   info.set_build_id(std::string(BuildId()));
+  info.set_kernel_build_id(std::string(kernels::KernelBuildId()));
   for (const std::string& path : kernels::HostTarget().paths) info.add_kernel_paths(path);
   return info;
 }

@@ -85,6 +85,14 @@ ABSL_FLAG(int32_t, threads, 0, "threads per kernel run; 0 = the config's threads
 ABSL_FLAG(double, trial_timeout_ms, 10000,
           "per-trial limit on the device, compilation included (ms)");
 ABSL_FLAG(bool, flush_cache, false, "evict caches between timed runs");
+ABSL_FLAG(std::string, job_name, "",
+          "name of the job; a later `qtune tune` with the same name resumes it if it was "
+          "interrupted, failed or cancelled (same --model, --layers and --dtype)");
+ABSL_FLAG(int32_t, max_failures, qtune::tuner::kDefaultMaxFailuresInARow,
+          "give a layer up after this many failed trials in a row without any OK trial; 0 = never");
+ABSL_FLAG(std::string, build, "",
+          "db: kernel build of the rows: a build id, `current` (each device's latest build; "
+          "the default of best) or `all` (the default of history)");
 ABSL_FLAG(std::string, device, "", "db: only records of this device key");
 ABSL_FLAG(std::string, workload, "", "db: only records of this workload key");
 ABSL_FLAG(std::string, job, "", "db: only records of this job id");
@@ -116,14 +124,15 @@ const std::vector<Subcommand>& Commands() {
        "terminal) and finally a per-layer table with the int8 speedup over fp32.\n"
        "Exit status: 0 done, 1 failed, 2 bad input, 3 agent unreachable, 130 interrupted.",
        {"model", "agent", "db", "dtype", "trials", "time_budget", "patience", "layers",
-        "strategy", "transfer", "json", "token", "seed", "batch_size", "history", "min_repeat_ms", "min_repeats", "max_repeats",
-        "warmup_runs", "threads", "trial_timeout_ms", "flush_cache"}, ""},
+        "strategy", "transfer", "json", "token", "seed", "batch_size", "history", "job_name",
+        "max_failures", "min_repeat_ms", "min_repeats", "max_repeats", "warmup_runs", "threads",
+        "trial_timeout_ms", "flush_cache"}, ""},
       {"tasks", "", "List a model's layers: name, op, shape, MACs, occurrences.", "",
        {"model", "json"}, ""},
       {"models", "", "List the built-in models.", "", {"json"}, ""},
       {"info", "", "Show the device a qtune-agent runs on.", "", {"agent", "json", "token"}, ""},
       {"db", "SUBCOMMAND", "Query, export or import the tuning database.", "",
-       {"db", "device", "workload", "job", "dtype", "limit", "json", "file", "out", "in"},
+       {"db", "device", "workload", "job", "dtype", "build", "limit", "json", "file", "out", "in"},
        absl::StrCat(db::DbCommandHelp(),
                     "  --out FILE       export: same as --file\n"
                     "  --in FILE        import: same as --file\n")},
@@ -285,6 +294,11 @@ int RunTune(const ParsedArgs& args) {
         options.trials_per_task = 0;  // the budget and convergence decide
       }
       options.use_history = absl::GetFlag(FLAGS_history);
+      options.job_name = absl::GetFlag(FLAGS_job_name);
+      options.max_failures_in_a_row = absl::GetFlag(FLAGS_max_failures);
+      if (options.max_failures_in_a_row < 0) {
+        return absl::InvalidArgumentError("--max-failures must not be negative");
+      }
       QTUNE_ASSIGN_OR_RETURN(options.measure, MeasureOptionsFromFlags());
       return absl::OkStatus();
     }();
@@ -424,7 +438,10 @@ int RunInfo() {
             << absl::StrFormat("caches        %s\n", absl::StrJoin(caches, ", "))
             << absl::StrFormat("kernel paths  %s\n", absl::StrJoin(info.kernel_paths(), " "))
             << absl::StrFormat("agent         %s (build %s) at %s\n", info.agent_version(),
-                               info.build_id(), (*agent)->address());
+                               info.build_id(), (*agent)->address())
+            << absl::StrFormat("kernel build  %s\n", info.kernel_build_id().empty()
+                                                         ? "unknown (agent predates build ids)"
+                                                         : info.kernel_build_id());
   return 0;
 }
 
@@ -436,8 +453,8 @@ int RunDb(const ParsedArgs& args) {
   if (args.positional.size() != 1) {
     return cli::ReportError(
         program, absl::InvalidArgumentError(
-                     "expected one subcommand: best, history, devices, workloads, jobs, export, "
-                     "import or stats (see `qtune help db`)"));
+                     "expected one subcommand: best, history, builds, devices, workloads, jobs, "
+                     "export, import or stats (see `qtune help db`)"));
   }
   const std::string& sub = args.positional[0];
   db::DbCommandOptions opt;
@@ -446,6 +463,7 @@ int RunDb(const ParsedArgs& args) {
   if (args.given.count("workload")) opt.workload_key = absl::GetFlag(FLAGS_workload);
   if (args.given.count("job")) opt.job_id = absl::GetFlag(FLAGS_job);
   if (args.given.count("dtype")) opt.dtype = absl::GetFlag(FLAGS_dtype);
+  if (args.given.count("build")) opt.build = absl::GetFlag(FLAGS_build);
   opt.json = absl::GetFlag(FLAGS_json);
   opt.limit = absl::GetFlag(FLAGS_limit);
   opt.file = absl::GetFlag(FLAGS_file);

@@ -115,7 +115,9 @@ void PrintTable(const Table& table, std::ostream& out) {
     rows.push_back(std::move(cells));
   }
   PrintColumns(rows, {false, false, false, true, true, true, true, true, false, false}, out);
-  if (any_history) out << "* best measured by an earlier job on this device\n";
+  if (any_history) {
+    out << "* best measured by an earlier job on this device with this kernel build\n";
+  }
   for (const DTypeTotal& total : table.totals) {
     out << absl::StrFormat("weighted total %-5s %10.3f ms  (%d layers, each x occurrences)\n",
                            total.dtype, total.weighted_us / 1000.0, total.layers);
@@ -180,6 +182,8 @@ void PrintSummaryJson(const TuneReport& report, const std::string& db_path, std:
              .Str("job_id", report.job_id)
              .Str("db", db_path)
              .Str("device_key", report.device_key)
+             .Str("kernel_build", report.kernel_build)
+             .Bool("resumed", report.resumed)
              .Int("tasks", static_cast<int64_t>(report.tasks.size()))
              .Int("trials", report.trials)
              .Double("wall_s", report.wall_s)
@@ -191,9 +195,10 @@ void PrintSummaryJson(const TuneReport& report, const std::string& db_path, std:
 
 void PrintSummary(const TuneReport& report, const std::string& db_path, std::ostream& out) {
   out << absl::StrFormat(
-      "%d trials in %.1f s (measuring %.1f s, overhead %.1f ms/trial); job %s on %s -> %s\n",
+      "%d trials in %.1f s (measuring %.1f s, overhead %.1f ms/trial); job %s%s on %s "
+      "(kernel build %s) -> %s\n",
       report.trials, report.wall_s, report.measure_s, report.overhead_ms_per_trial, report.job_id,
-      report.device_key, db_path);
+      report.resumed ? " (resumed)" : "", report.device_key, report.kernel_build, db_path);
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
@@ -112,24 +113,33 @@ absl::StatusOr<TransferData> LoadTransfer(const db::Store& store, const OpSpec& 
     db::Filter filter;
     filter.workload_key = kernels::CanonicalKey(other);
     QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store.History(filter));
-    // One group per device, in order of first appearance.
+    // One group per device (per build for the task's own op on its own
+    // device), in order of first appearance.
+    const bool own_op = *filter.workload_key == own_key;
     std::map<std::string, size_t> group_of;
     std::vector<TransferGroup> found;
     std::set<std::pair<std::string, Config>> seen;
     for (const db::TrialRecord& t : trials) {
       if (t.status != "OK" || !(t.median_us > 0) || !std::isfinite(t.median_us)) continue;
-      if (t.device_key == device_key && *filter.workload_key == own_key) continue;
+      const bool own_device = t.device_key == device_key;
+      if (own_device && own_op &&
+          (options.kernel_build.empty() || t.build_id == options.kernel_build)) {
+        continue;  // the task's history
+      }
+      const std::string source =
+          own_device && own_op ? absl::StrCat(t.device_key, "@", t.build_id) : t.device_key;
       Config config = ParseForSpace(space, t.config);
-      if (config.empty() || !seen.emplace(t.device_key, config).second) continue;
-      auto [it, added] = group_of.emplace(t.device_key, found.size());
+      if (config.empty() || !seen.emplace(source, config).second) continue;
+      auto [it, added] = group_of.emplace(source, found.size());
       if (added) {
         TransferGroup group;
         group.device_key = t.device_key;
         group.workload_key = *filter.workload_key;
         group.op = other;
         if (auto c = caches.find(t.device_key); c != caches.end()) group.caches = c->second;
-        // The same op elsewhere counts as nearer than any other op here.
-        group.distance = distance + (t.device_key == device_key ? 0.0 : 0.5);
+        // The same op elsewhere counts as nearer than any other op here; the
+        // same op here by an older build, nearer still.
+        group.distance = distance + (own_device ? (own_op ? 0.25 : 0.0) : 0.5);
         found.push_back(std::move(group));
       }
       found[it->second].trials.push_back(Measurement{std::move(config), true, t.median_us});

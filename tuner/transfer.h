@@ -13,8 +13,9 @@
 //                    LoadTransfer(store, op, device_key, space, TransferOptions{}));
 //   model_strategy->SetTransfer(std::move(data));   // before Init()
 //
-// The task's own records on its own device are never a source: they are
-// its history (search_strategy.h), which a re-tune already starts from.
+// The task's own records on its own device by the same kernel build are
+// never a source: they are its history (search_strategy.h), which a re-tune
+// already starts from. Those of older builds are (TransferOptions).
 //
 // Thread-safety: free functions; the store is only read.
 #ifndef QTUNE_TUNER_TRANSFER_H_
@@ -63,6 +64,10 @@ struct TransferOptions {
   // (6: a 1x1 convolution does not learn from 3x3 ones, whose best tiles
   // differ; a 3x3 learns from 3x3s of 2-4x other sizes.)
   double max_distance = 6.0;
+  // The kernel build of the task's device. Trials of the task's own op on
+  // its own device by other builds are a source too (a prior, not a
+  // result); empty: the task's own op on its own device is never a source.
+  std::string kernel_build;
 };
 
 // How different two operators of the same kind and dtype are: the sum of

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/json.h"
 #include "proto/convert.h"
@@ -65,7 +67,36 @@ db::DeviceRecord DeviceRecordOf(const proto::DeviceInfo& info) {
   device.cpu_name = info.cpu_name();
   device.cores = info.cores();
   device.info_json = ToJson(info);
+  device.build_id = info.kernel_build_id();
   return device;
+}
+
+bool IsTransientFailure(const std::string& status) {
+  return status == "TIMEOUT" || status == "CRASH";
+}
+
+// Why a task whose trials all failed is given up: the most frequent status
+// of its failure streak, with one of its messages.
+absl::Status FailureStreakStatus(const std::map<std::string, std::pair<int64_t, std::string>>& seen,
+                                 int64_t streak) {
+  const std::string* dominant = nullptr;
+  int64_t most = 0;
+  std::vector<std::string> counts;
+  for (const auto& [status, count_and_message] : seen) {
+    counts.push_back(absl::StrCat(status, " ", count_and_message.first));
+    if (count_and_message.first > most) {
+      most = count_and_message.first;
+      dominant = &status;
+    }
+  }
+  std::string message = absl::StrCat("no OK trial in ", streak, " tries (",
+                                     absl::StrJoin(counts, ", "), ")");
+  if (dominant != nullptr) {
+    const std::string& sample = seen.at(*dominant).second;
+    if (!sample.empty()) absl::StrAppend(&message, "; e.g. ", *dominant, ": ", sample);
+  }
+  return *dominant == "UNSUPPORTED" ? absl::UnimplementedError(message)
+                                    : absl::InternalError(message);
 }
 
 void OfferBest(TaskOutcome& outcome, const db::TrialRecord& trial, bool from_history) {
@@ -91,9 +122,15 @@ class Job {
     std::unique_ptr<SearchStrategy> strategy;
     absl::Time warm_deadline = absl::InfiniteFuture();
     bool ended = false;
+    // The current failure streak: status -> (count, a sample message).
+    std::map<std::string, std::pair<int64_t, std::string>> streak;
   };
 
   absl::Status Prepare(const std::vector<Task>& tasks);
+  // Takes over the earlier job `job` named options_.job_name.
+  absl::Status ResumeJob(const db::JobRecord& job, const std::vector<Task>& tasks);
+  // Counts one trial of the task toward its failure streak.
+  void CountStreak(size_t index, const db::TrialRecord& trial);
   // Describes the task's space and sets up its strategy. A non-OK return
   // stops the job; the task's own failures land in its outcome (and end it).
   absl::Status StartTask(size_t index, const Task& task);
@@ -118,12 +155,23 @@ class Job {
   absl::Time deadline_ = absl::InfiniteFuture();
   int64_t next_seq_ = 1;
   double measure_ms_ = 0;
+  std::string settings_;  // MeasureSettingsKey(options_.measure)
+  // A resumed job's own trials, by workload key.
+  std::map<std::string, std::vector<db::TrialRecord>> own_trials_;
 };
 
 absl::Status Job::Prepare(const std::vector<Task>& tasks) {
   QTUNE_ASSIGN_OR_RETURN(proto::DeviceInfo info, runner_.GetDeviceInfo());
   report_.device_key = info.device_key();
+  report_.kernel_build =
+      info.kernel_build_id().empty() ? db::kUnknownBuild : info.kernel_build_id();
+  settings_ = MeasureSettingsKey(options_.measure);
   caches_ = CachesOf(info);
+  if (!options_.job_name.empty()) {
+    absl::StatusOr<db::JobRecord> existing = store_.FindJob(options_.job_name);
+    if (existing.ok()) return ResumeJob(*existing, tasks);
+    if (!absl::IsNotFound(existing.status())) return existing.status();
+  }
   QTUNE_RETURN_IF_ERROR(store_.UpsertDevice(DeviceRecordOf(info)));
   for (const Task& task : tasks) QTUNE_RETURN_IF_ERROR(store_.UpsertWorkload(WorkloadRecordOf(task.op)));
 
@@ -132,6 +180,7 @@ absl::Status Job::Prepare(const std::vector<Task>& tasks) {
   job.device_key = report_.device_key;
   job.state = "running";
   job.args_json = options_.args_json;
+  job.name = options_.job_name;
   QTUNE_ASSIGN_OR_RETURN(report_.job_id, store_.CreateJob(job));
   report_.state = "running";
 
@@ -143,16 +192,96 @@ absl::Status Job::Prepare(const std::vector<Task>& tasks) {
   return store_.AddTasks(records);
 }
 
+absl::Status Job::ResumeJob(const db::JobRecord& job, const std::vector<Task>& tasks) {
+  const auto refuse = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot resume job '", options_.job_name, "' (", job.job_id, "): ", why));
+  };
+  if (job.device_key != report_.device_key) {
+    return refuse(absl::StrCat("it ran on ", job.device_key, ", the agent is ",
+                               report_.device_key));
+  }
+  db::Filter of_job;
+  of_job.job_id = job.job_id;
+  QTUNE_ASSIGN_OR_RETURN(std::vector<db::TaskRecord> recorded, store_.Tasks(of_job));
+  std::vector<std::pair<std::string, std::string>> want, have;
+  for (const Task& task : tasks) want.emplace_back(task.name, kernels::CanonicalKey(task.op));
+  for (const db::TaskRecord& task : recorded) have.emplace_back(task.name, task.workload_key);
+  std::sort(want.begin(), want.end());
+  std::sort(have.begin(), have.end());
+  if (want != have) {
+    return refuse(absl::StrCat("it has ", have.size(), " other tasks; give the same --model, "
+                               "--layers and --dtype as when it started"));
+  }
+  if (absl::Status resumed = store_.ResumeJob(job.job_id); !resumed.ok()) {
+    return refuse(resumed.message());
+  }
+  report_.job_id = job.job_id;
+  report_.resumed = true;
+  report_.state = "running";
+  QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store_.History(of_job));
+  for (db::TrialRecord& trial : trials) {
+    next_seq_ = std::max(next_seq_, trial.seq + 1);
+    std::string key = trial.workload_key;
+    own_trials_[key].push_back(std::move(trial));
+  }
+  return absl::OkStatus();
+}
+
+void Job::CountStreak(size_t index, const db::TrialRecord& trial) {
+  TaskOutcome& outcome = report_.tasks[index];
+  auto& streak = runs_[index].streak;
+  if (trial.status == "OK") {
+    outcome.failures_in_a_row = 0;
+    streak.clear();
+    return;
+  }
+  ++outcome.failures_in_a_row;
+  auto& [count, message] = streak[trial.status];
+  if (count++ == 0) message = trial.message;
+}
+
 absl::StatusOr<std::vector<Measurement>> Job::LoadHistory(const ConfigSpace& space,
                                                           TaskOutcome& outcome) {
   std::vector<Measurement> history;
+  const size_t index = static_cast<size_t>(&outcome - report_.tasks.data());
+  // A resumed job's own trials count as measured by this job.
+  std::vector<double> own_latencies;
+  for (const db::TrialRecord& trial : own_trials_[outcome.workload_key]) {
+    absl::StatusOr<Config> config = space.Parse(trial.config);
+    if (!config.ok()) continue;
+    // Only results of the current build and settings are results.
+    const bool comparable = trial.build_id == report_.kernel_build && trial.settings == settings_;
+    const bool ok = trial.status == "OK" && comparable;
+    ++outcome.trials;
+    if (ok) ++outcome.ok_trials;
+    CountStreak(index, trial);
+    history.push_back(Measurement{*std::move(config), ok, trial.median_us});
+    own_latencies.push_back(ok ? trial.median_us : 0.0);
+    if (ok) OfferBest(outcome, trial, /*from_history=*/false);
+  }
+  if (!own_latencies.empty()) scheduler_->Record(index, own_latencies);
   if (!options_.use_history) return history;
+
   db::Filter filter;
   filter.device_key = report_.device_key;
   filter.workload_key = outcome.workload_key;
+  filter.build_id = report_.kernel_build;
   QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store_.History(filter));
+  std::erase_if(trials, [&](const db::TrialRecord& t) {
+    return t.job_id == report_.job_id || t.settings != settings_;
+  });
+  // A config whose only record is one TIMEOUT or CRASH is tried again: the
+  // machine may have been busy, or the deadline too tight.
+  std::map<std::string, std::pair<int, int>> records;  // config -> (all, transient)
   for (const db::TrialRecord& trial : trials) {
-    if (trial.job_id == report_.job_id) continue;
+    auto& [all, transient] = records[trial.config];
+    ++all;
+    if (IsTransientFailure(trial.status)) ++transient;
+  }
+  for (const db::TrialRecord& trial : trials) {
+    const auto& [all, transient] = records[trial.config];
+    if (all == 1 && transient == 1) continue;
     absl::StatusOr<Config> config = space.Parse(trial.config);
     if (!config.ok()) continue;  // recorded under another version of the space
     ++outcome.history_trials;
@@ -177,8 +306,11 @@ absl::Status Job::MeasureBatch(size_t index, const ConfigSpace& space,
     trial.task = task.name;
     trial.config = space.ToString(configs[i]);
     trial.config_json = ConfigJson(space, configs[i]);
+    if (trial.build_id.empty()) trial.build_id = report_.kernel_build;
+    trial.settings = settings_;
     ++outcome.trials;
     if (trial.status == "OK") ++outcome.ok_trials;
+    CountStreak(index, trial);
     measure_ms_ += trial.measure_ms;
     OfferBest(outcome, trial, /*from_history=*/false);
     measured.push_back(Measurement{configs[i], trial.status == "OK", trial.median_us});
@@ -203,6 +335,7 @@ absl::Status Job::MeasureBatch(size_t index, const ConfigSpace& space,
         trial.repeats = r.repeats();
         trial.compile_ms = r.compile_ms();
         trial.measure_ms = r.measure_ms();
+        trial.build_id = r.kernel_build_id();
         record(r.index(), std::move(trial));
       });
   if (run.ok()) {
@@ -246,8 +379,11 @@ absl::Status Job::StartTask(size_t index, const Task& task) {
   QTUNE_ASSIGN_OR_RETURN(run.strategy, MakeTaskStrategy(options_.strategy, task.op, caches_));
   if (auto* model = dynamic_cast<ModelGuidedStrategy*>(run.strategy.get());
       model != nullptr && options_.transfer) {
-    QTUNE_ASSIGN_OR_RETURN(TransferData transfer,
-                           LoadTransfer(store_, task.op, report_.device_key, *run.space));
+    TransferOptions transfer_options;
+    transfer_options.kernel_build = report_.kernel_build;
+    QTUNE_ASSIGN_OR_RETURN(
+        TransferData transfer,
+        LoadTransfer(store_, task.op, report_.device_key, *run.space, transfer_options));
     out.transfer_sources = static_cast<int>(transfer.groups.size());
     out.transfer_seeds = static_cast<int>(transfer.seeds.size());
     model->SetTransfer(std::move(transfer));
@@ -282,6 +418,12 @@ absl::Status Job::StepTask(size_t index) {
   for (const Measurement& m : measured) latencies.push_back(m.ok ? m.latency_us : 0.0);
   scheduler_->Record(index, latencies);
   QTUNE_RETURN_IF_ERROR(status);
+  if (options_.max_failures_in_a_row > 0 && !outcome.best &&
+      outcome.failures_in_a_row >= options_.max_failures_in_a_row) {
+    outcome.status = FailureStreakStatus(run.streak, outcome.failures_in_a_row);
+    EndTask(index, "failed");
+    return absl::OkStatus();
+  }
   switch (scheduler_->end(index)) {
     case TaskEnd::kCapped: EndTask(index, "capped"); break;
     case TaskEnd::kConverged: EndTask(index, "converged"); break;
@@ -295,9 +437,10 @@ absl::Status Job::Run(const std::vector<Task>& tasks) {
   deadline_ = options_.time_budget > absl::ZeroDuration() ? start + options_.time_budget
                                                           : absl::InfiniteFuture();
   if (options_.trials_per_task < 0 || options_.batch_size < 1 || options_.warm_trials < 1 ||
-      options_.patience < 0) {
+      options_.patience < 0 || options_.max_failures_in_a_row < 0) {
     return absl::InvalidArgumentError(
-        "trials per task must be >= 0, batch size and warm-up trials >= 1, patience >= 0");
+        "trials per task must be >= 0, batch size and warm-up trials >= 1, patience and "
+        "failures in a row >= 0");
   }
   if (options_.trials_per_task == 0 && deadline_ == absl::InfiniteFuture()) {
     return absl::InvalidArgumentError("an unlimited trial count needs a time budget");
@@ -381,6 +524,12 @@ absl::Status Job::Run(const std::vector<Task>& tasks) {
 }
 
 }  // namespace
+
+std::string MeasureSettingsKey(const proto::MeasureOptions& m) {
+  return absl::StrFormat("warmup=%d,min_ms=%g,repeats=%d..%d,threads=%d,flush=%d",
+                         m.warmup_runs(), m.min_repeat_ms(), m.min_repeats(), m.max_repeats(),
+                         m.threads(), m.flush_cache() ? 1 : 0);
+}
 
 proto::MeasureOptions DefaultMeasureOptions() {
   proto::MeasureOptions m;

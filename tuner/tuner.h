@@ -67,6 +67,17 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeTaskStrategy(std::string_vie
 // Trials without a 1% gain after which a task counts as converged.
 inline constexpr int kDefaultPatience = 128;
 
+// Failed trials in a row, without any OK trial of the task, after which the
+// task is given up (ended "failed", with its dominant failure): four batches
+// of the default size. A layer whose every config fails cannot hold the
+// time budget: without an OK trial its expected gain is unbounded.
+inline constexpr int kDefaultMaxFailuresInARow = 32;
+
+// The measurement settings that decide a trial's timing, as canonical text
+// ("warmup=1,min_ms=20,repeats=3..1000,threads=0,flush=0"); stored with every
+// trial. History is reused only under the same settings and kernel build.
+std::string MeasureSettingsKey(const proto::MeasureOptions& options);
+
 // How the trials are spread over the tasks (tuner/scheduler.h): first every
 // task in order gets `warm_trials` (capped by trials_per_task), then batches
 // go to the task with the largest expected gain (occurrences x latency x
@@ -82,7 +93,9 @@ struct TuneOptions {
   int batch_size = kDefaultBatchSize;           // >= 1
   uint64_t seed = 1;
   proto::MeasureOptions measure = DefaultMeasureOptions();
-  // Skip configs already measured on this device (and count their best).
+  // Skip configs already measured on this device by the same kernel build
+  // under the same measurement settings (and count their best). A config
+  // whose only record there is one TIMEOUT or CRASH is measured again.
   bool use_history = true;
   // Seed the model-guided strategy from records of the same op on other
   // devices and of similar ops (tuner/transfer.h).
@@ -91,6 +104,14 @@ struct TuneOptions {
   // task gets an equal share of what is left when it starts, and always at
   // least one batch; the rest goes to the scheduler until the deadline.
   absl::Duration time_budget = absl::ZeroDuration();
+  // Tasks without an OK trial end "failed" after this many failed trials in
+  // a row; 0 = never.
+  int max_failures_in_a_row = kDefaultMaxFailuresInARow;
+  // A name for the job. When a job of that name exists and is not running
+  // (interrupted, failed or cancelled) it is resumed: its recorded trials
+  // count as measured, and its tasks must be the ones given. FAILED_PRECONDITION
+  // when it is done or still running; a new job otherwise.
+  std::string job_name;
   std::string args_json = "{}";  // the job's options, stored with the job
   const std::atomic<bool>* cancel = nullptr;  // not owned; may be null
 };
@@ -109,12 +130,14 @@ struct TaskOutcome {
   uint64_t space_size = 0;   // valid configs in the device's space
   int64_t trials = 0;        // measured by this job
   int64_t ok_trials = 0;
-  int64_t history_trials = 0;  // measured earlier on this device
+  int64_t history_trials = 0;  // measured earlier on this device (same build and settings)
+  int64_t failures_in_a_row = 0;  // trailing failed trials of this job
   std::optional<BestTrial> best;
   absl::Status status;       // non-OK: the task could not be tuned (why)
   // Why the task stopped: "capped" (trial cap), "converged" (no gain within
   // the patience), "exhausted" (no unmeasured config left), "deadline" (time
-  // budget), "failed"; empty while it runs.
+  // budget), "failed" (no space, or max_failures_in_a_row; `status` says
+  // why); empty while it runs.
   std::string end_reason;
   int transfer_sources = 0;  // transfer groups the strategy was given
   int transfer_seeds = 0;
@@ -123,6 +146,8 @@ struct TaskOutcome {
 struct TuneReport {
   std::string job_id;
   std::string device_key;
+  std::string kernel_build;  // the agent's kernel build id
+  bool resumed = false;      // the job existed (job_name) and was resumed
   std::string state;         // final job state, empty if no job was created
   std::vector<TaskOutcome> tasks;  // one per task started, in task order
   int64_t trials = 0;

@@ -47,11 +47,5 @@ std::span<const Migration> Migrations() { return kMigrations; }
 }  // namespace qtune::db::internal
 ")
 
-# Rewrite only on change so that dependents are not rebuilt needlessly.
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUTPUT}" "${content}")
+include(${CMAKE_CURRENT_LIST_DIR}/../../cmake/write_if_changed.cmake)
+qtune_write_if_changed("${OUTPUT}" "${content}")

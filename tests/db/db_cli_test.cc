@@ -76,7 +76,7 @@ TEST_F(DbCliTest, BestTable) {
   std::getline(lines, row3);
   EXPECT_FALSE(std::getline(lines, extra));
   EXPECT_THAT(header, ::testing::MatchesRegex(
-                          "DEVICE +OP +DTYPE +SHAPE +MEDIAN_US +MIN_US +GOP/S +OK/TRIALS +"
+                          "DEVICE +BUILD +OP +DTYPE +SHAPE +MEDIAN_US +MIN_US +GOP/S +OK/TRIALS +"
                           "KERNEL +CONFIG"));
   // 1e6 MACs in 10 us = 200 GOP/s; right-aligned numbers end where headers end.
   EXPECT_THAT(row1, HasSubstr("dev/a"));
@@ -97,7 +97,7 @@ TEST_F(DbCliTest, BestJson) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : rows[0]) keys.push_back(k);
   EXPECT_THAT(keys, ElementsAre("device_key", "workload_key", "op_kind", "dtype", "shape", "macs",
-                                "config", "config_json", "kernel", "median_us", "min_us", "gops",
+                                "build_id", "config", "config_json", "kernel", "median_us", "min_us", "gops",
                                 "trials", "ok_trials", "job_id", "created_at"));
   EXPECT_EQ(Member(rows[0], "device_key"), "dev/a");
   EXPECT_EQ(Member(rows[0], "workload_key"), "conv/int8/a");
@@ -171,7 +171,7 @@ TEST_F(DbCliTest, Stats) {
   opt_.json = true;
   std::string json = Run("stats");
   EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1);
-  EXPECT_THAT(json, HasSubstr("\"schema_version\":1,\"devices\":2,\"workloads\":3,\"jobs\":2,"
+  EXPECT_THAT(json, HasSubstr("\"schema_version\":2,\"devices\":2,\"workloads\":3,\"jobs\":2,"
                               "\"tasks\":3,\"trials\":6,\"best\":3,"));
   EXPECT_THAT(json, HasSubstr("\"trials_by_status\":{\"OK\":4,\"COMPILE_ERROR\":1,"
                               "\"WRONG_OUTPUT\":1}"));
@@ -195,7 +195,8 @@ TEST_F(DbCliTest, ExportImportThroughFiles) {
   std::ostringstream out;
   ASSERT_TRUE(RunDbCommand("import", into, out).ok());
   EXPECT_EQ(out.str(),
-            "{\"devices\":2,\"workloads\":3,\"jobs\":2,\"tasks\":3,\"trials\":6,\"skipped\":0}\n");
+            "{\"devices\":2,\"builds\":2,\"workloads\":3,\"jobs\":2,\"tasks\":3,\"trials\":6,"
+            "\"skipped\":0}\n");
   into.file = "-";
   std::ostringstream copy;
   ASSERT_TRUE(RunDbCommand("export", into, copy).ok());
@@ -225,7 +226,7 @@ TEST_F(DbCliTest, Errors) {
   absl::Status s = RunDbCommand("frobnicate", opt_, out);
   EXPECT_TRUE(absl::IsInvalidArgument(s));
   EXPECT_THAT(s.message(),
-              HasSubstr("best, history, devices, workloads, jobs, export, import, stats"));
+              HasSubstr("best, history, builds, devices, workloads, jobs, export, import, stats"));
   EXPECT_TRUE(absl::IsInvalidArgument(RunDbCommand("", opt_, out)));
 
   DbCommandOptions missing;

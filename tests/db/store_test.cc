@@ -25,38 +25,13 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::MakeTrial;
+using testing::OpenOrDie;
+using testing::Raw;
 using testing::Populate;
 using testing::ReadFileBytes;
 using testing::ScratchDir;
 using testing::WriteFileBytes;
 
-// Runs SQL on `path` with the plain SQLite API (no qtune code involved) and
-// returns the first column of the first row, if any.
-std::string Raw(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  std::string result;
-  sqlite3_stmt* stmt = nullptr;
-  const char* tail = sql.c_str();
-  while (*tail != '\0') {
-    EXPECT_EQ(sqlite3_prepare_v2(db, tail, -1, &stmt, &tail), SQLITE_OK) << sqlite3_errmsg(db);
-    if (stmt == nullptr) break;
-    if (sqlite3_step(stmt) == SQLITE_ROW && result.empty()) {
-      const unsigned char* text = sqlite3_column_text(stmt, 0);
-      result = text != nullptr ? reinterpret_cast<const char*>(text) : "";
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return result;
-}
-
-std::unique_ptr<Store> OpenOrDie(const std::string& path,
-                                 Store::Mode mode = Store::Mode::kCreateIfMissing) {
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, mode);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? std::move(*store) : nullptr;
-}
 
 std::string ExportString(const Store& store, const Filter& filter = {}) {
   std::ostringstream out;
@@ -72,20 +47,22 @@ TEST(StoreOpenTest, FreshDatabaseGetsLatestSchema) {
   std::string path = ScratchDir() + "/q.db";
   auto store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 1);
+  EXPECT_EQ(store->schema_version(), 2);
   EXPECT_EQ(store->path(), path);
   store.reset();
   EXPECT_EQ(Raw(path, "PRAGMA application_id"), std::to_string(0x7174756e));
   EXPECT_EQ(Raw(path, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(Raw(path, "SELECT group_concat(version || ':' || name) FROM schema_version"),
-            "1:initial");
-  for (const char* table : {"devices", "workloads", "jobs", "tasks", "trials"}) {
+            "1:initial,2:builds");
+  for (const char* table : {"devices", "workloads", "jobs", "tasks", "trials", "builds",
+                            "settings", "device_builds"}) {
     EXPECT_EQ(Raw(path, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
                                      "AND name = '") + table + "'"),
               "1")
         << table;
   }
-  EXPECT_EQ(Raw(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"), "2");
+  // history, best, best_by_build, current_builds
+  EXPECT_EQ(Raw(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"), "4");
 }
 
 TEST(StoreOpenTest, ReopeningIsANoOp) {
@@ -100,10 +77,10 @@ TEST(StoreOpenTest, ReopeningIsANoOp) {
                            Store::Mode::kReadOnly}) {
     auto store = OpenOrDie(path, mode);
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->schema_version(), 1);
+    EXPECT_EQ(store->schema_version(), 2);
     EXPECT_EQ(ExportString(*store), before);
   }
-  EXPECT_EQ(Raw(path, "SELECT count(*) FROM schema_version"), "1");
+  EXPECT_EQ(Raw(path, "SELECT count(*) FROM schema_version"), "2");
   EXPECT_EQ(Raw(path, "SELECT applied_at FROM schema_version"), applied);
 }
 
@@ -125,7 +102,7 @@ TEST(StoreOpenTest, EmptyFileIsInitializedForWritingButRefusedReadOnly) {
   EXPECT_EQ(ReadFileBytes(path), "");
   auto store = OpenOrDie(path, Store::Mode::kMustExist);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 1);
+  EXPECT_EQ(store->schema_version(), 2);
 }
 
 // Every refusal must leave the file byte for byte as it was, and the message
@@ -188,7 +165,7 @@ TEST(StoreOpenTest, RefusesNewerSchemaVersion) {
   OpenOrDie(path).reset();
   Raw(path, "INSERT INTO schema_version (version, name, applied_at) "
             "VALUES (999, 'from_the_future', '2030-01-01T00:00:00.000Z')");
-  ExpectRefused(path, "schema version 999, newer than this qtune (1)");
+  ExpectRefused(path, "schema version 999, newer than this qtune (2)");
 }
 
 TEST(StoreOpenTest, RefusesDirectory) {
@@ -652,7 +629,9 @@ TEST(StoreExportTest, RoundTripIsByteExact) {
   stats = target->Import(again);
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->devices + stats->workloads + stats->jobs + stats->tasks + stats->trials, 0);
-  EXPECT_EQ(stats->skipped, 3 + 3 + 2 + 3 + 18);
+  // devices, (device, build) pairs, workloads, jobs, tasks, trials
+  EXPECT_EQ(stats->builds, 0);
+  EXPECT_EQ(stats->skipped, 3 + 3 + 3 + 2 + 3 + 18);
   EXPECT_EQ(ExportString(*target), first);
 }
 
@@ -666,7 +645,7 @@ TEST(StoreExportTest, ImportMergesIntoAnExistingDatabase) {
   auto stats = b->Import(in);
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->devices, 1);  // dev/b; dev/a already there
-  EXPECT_EQ(stats->skipped, 1);
+  EXPECT_EQ(stats->skipped, 2);  // dev/a and its (unknown) build
   auto devices = b->Devices();
   ASSERT_TRUE(devices.ok());
   EXPECT_EQ((*devices)[0].cpu_name, "kept");

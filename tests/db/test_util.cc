@@ -1,5 +1,6 @@
 #include "tests/db/test_util.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -48,6 +49,31 @@ std::string ReadFileBytes(const std::string& path) {
 void WriteFileBytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << bytes;
+}
+
+std::string Raw(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string result;
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = sql.c_str();
+  while (*tail != '\0') {
+    EXPECT_EQ(sqlite3_prepare_v2(db, tail, -1, &stmt, &tail), SQLITE_OK) << sqlite3_errmsg(db);
+    if (stmt == nullptr) break;
+    if (sqlite3_step(stmt) == SQLITE_ROW && result.empty()) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      result = text != nullptr ? reinterpret_cast<const char*>(text) : "";
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return result;
+}
+
+std::unique_ptr<Store> OpenOrDie(const std::string& path, Store::Mode mode) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, mode);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
 }
 
 TrialRecord MakeTrial(const std::string& job_id, int64_t seq, const std::string& device,

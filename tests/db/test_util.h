@@ -4,6 +4,7 @@
 #define QTUNE_TESTS_DB_TEST_UTIL_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "qtune/db/store.h"
@@ -17,6 +18,14 @@ std::string ScratchDir();
 // The whole content of a file ("" when missing).
 std::string ReadFileBytes(const std::string& path);
 void WriteFileBytes(const std::string& path, const std::string& bytes);
+
+// Runs SQL on `path` with the plain SQLite API (no qtune code involved) and
+// returns the first column of the first row, if any.
+std::string Raw(const std::string& path, const std::string& sql);
+
+// Store::Open, failing the test (and returning null) on an error.
+std::unique_ptr<Store> OpenOrDie(const std::string& path,
+                                 Store::Mode mode = Store::Mode::kCreateIfMissing);
 
 // A trial with the given latency; other fields are plausible defaults.
 TrialRecord MakeTrial(const std::string& job_id, int64_t seq, const std::string& device,

@@ -14,7 +14,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -46,32 +48,48 @@ std::string ReadFile(const fs::path& path) {
   return ss.str();
 }
 
-// Runs `argv` to completion with stdout/stderr redirected to files in `dir`.
-// Kills it after `timeout`.
-Output RunProcess(const std::vector<std::string>& argv, const fs::path& dir,
-           std::chrono::seconds timeout = std::chrono::seconds(240)) {
+// A process started with stdout/stderr redirected to files.
+struct Started {
+  pid_t pid = -1;
+  fs::path out_path, err_path;
+  std::chrono::steady_clock::time_point start;
+};
+
+Started StartProcess(const std::vector<std::string>& argv, const fs::path& dir) {
   static int counter = 0;
-  const fs::path out_path = dir / ("out" + std::to_string(counter) + ".txt");
-  const fs::path err_path = dir / ("err" + std::to_string(counter++) + ".txt");
+  Started p;
+  p.out_path = dir / ("out" + std::to_string(counter) + ".txt");
+  p.err_path = dir / ("err" + std::to_string(counter++) + ".txt");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+  posix_spawn_file_actions_addopen(&actions, 1, p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+  posix_spawn_file_actions_addopen(&actions, 2, p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  pid_t pid = 0;
+  p.start = std::chrono::steady_clock::now();
+  if (posix_spawn(&p.pid, args[0], &actions, nullptr, args.data(), environ) != 0) p.pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return p;
+}
+
+// Runs `argv` to completion with stdout/stderr redirected to files in `dir`.
+// Kills it after `timeout`.
+Output RunProcess(const std::vector<std::string>& argv, const fs::path& dir,
+           std::chrono::seconds timeout = std::chrono::seconds(240)) {
+  const Started started = StartProcess(argv, dir);
+  const pid_t pid = started.pid;
+  const auto start = started.start;
+  const fs::path& out_path = started.out_path;
+  const fs::path& err_path = started.err_path;
   Output result;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
-    posix_spawn_file_actions_destroy(&actions);
+  if (pid < 0) {
     result.err = "spawn failed";
     return result;
   }
-  posix_spawn_file_actions_destroy(&actions);
   int status = 0;
   while (true) {
     pid_t done = waitpid(pid, &status, WNOHANG);
@@ -287,6 +305,63 @@ TEST_F(TuneEndToEndTest, RefusesForeignFilesUnknownModelsAndFlags) {
   Output info = Qtune({"info", "--agent", agent_, "--json"});
   EXPECT_EQ(info.exit_code, 0) << info.err;
   EXPECT_THAT(info.out, HasSubstr("device_key"));
+}
+
+// A tune killed with SIGKILL leaves its job "running" in the file; `qtune db
+// jobs` reports it interrupted, and the same --job-name resumes it to exactly
+// the asked number of trials per task, none measured twice.
+TEST_F(TuneEndToEndTest, AKilledTuneIsReportedInterruptedAndResumes) {
+  const std::string db_path = (dir_ / "killed.db").string();
+  constexpr int kTrials = 24;
+  const std::vector<std::string> tune = {
+      QTUNE_BINARY, "tune", "--model", "resnet18", "--agent", agent_, "--db", db_path,
+      "--layers", "fc", "--dtype", "int8,fp32", "--trials", std::to_string(kTrials),
+      "--batch-size", "2", "--min-repeat-ms", "40", "--job-name", "nightly", "--json"};
+  Started first = StartProcess(tune, dir_);
+  ASSERT_GT(first.pid, 0);
+  size_t recorded = 0;
+  for (int i = 0; i < 1500 && recorded < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto store = db::Store::Open(db_path, db::Store::Mode::kReadOnly);
+    if (!store.ok()) continue;
+    auto history = (*store)->History();
+    if (history.ok()) recorded = history->size();
+  }
+  ASSERT_GE(recorded, 4u) << ReadFile(first.err_path);
+  kill(first.pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(first.pid, &status, 0), first.pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the tune finished before it was killed";
+
+  Output jobs = Qtune({"db", "jobs", "--db", db_path, "--json"});
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.err;
+  ASSERT_EQ(Lines(jobs.out).size(), 1u) << jobs.out;
+  EXPECT_THAT(jobs.out, HasSubstr("\"state\":\"interrupted\""));
+  EXPECT_THAT(jobs.out, HasSubstr("\"name\":\"nightly\""));
+
+  std::vector<std::string> again(tune.begin() + 1, tune.end());
+  Output resumed = Qtune(again);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err << resumed.out;
+  EXPECT_THAT(resumed.out, HasSubstr("\"resumed\":true"));
+
+  auto store = db::Store::Open(db_path, db::Store::Mode::kReadOnly);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto all_jobs = (*store)->Jobs();
+  ASSERT_TRUE(all_jobs.ok());
+  ASSERT_EQ(all_jobs->size(), 1u);
+  EXPECT_EQ((*all_jobs)[0].state, "done");
+  auto history = (*store)->History();
+  ASSERT_TRUE(history.ok());
+  std::map<std::string, std::set<std::string>> configs;
+  std::set<int64_t> seqs;
+  for (const db::TrialRecord& t : *history) {
+    EXPECT_TRUE(configs[t.workload_key].insert(t.config).second) << t.config;
+    EXPECT_TRUE(seqs.insert(t.seq).second) << t.seq;
+    EXPECT_FALSE(t.build_id.empty());
+    EXPECT_NE(t.build_id, db::kUnknownBuild);
+  }
+  ASSERT_EQ(configs.size(), 2u);
+  for (const auto& [workload, c] : configs) EXPECT_EQ(c.size(), size_t{kTrials}) << workload;
 }
 
 }  // namespace

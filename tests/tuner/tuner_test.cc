@@ -35,6 +35,7 @@ class FakeRunner : public Runner {
     info.set_arch("x86_64");
     info.set_cpu_name("fake cpu");
     info.set_cores(1);
+    info.set_kernel_build_id(kernel_build);
     return info;
   }
 
@@ -42,6 +43,12 @@ class FakeRunner : public Runner {
     ++describe_calls;
     if (op.kind == kernels::OpKind::kDense && dense_unimplemented) {
       return absl::UnimplementedError("no dense kernel on this device");
+    }
+    if (big_space) {
+      std::vector<int64_t> tiles;
+      for (int t = 1; t <= 64; ++t) tiles.push_back(t);
+      return ConfigSpace::Create({{"tile", tiles, {}, ""}, {"unroll", {1, 2, 3, 4}, {}, ""}}, {},
+                                 {{"tile", 1}, {"unroll", 1}});
     }
     return ConfigSpace::Create({{"tile", {1, 2, 4, 8}, {}, ""}, {"unroll", {1, 2}, {}, ""}}, {},
                                {{"tile", 1}, {"unroll", 1}});
@@ -67,7 +74,14 @@ class FakeRunner : public Runner {
       proto::TrialResult r;
       r.set_index(static_cast<int>(j));
       r.set_kernel_name(absl::StrCat("fake_tile", c.at("tile")));
-      if (c.at("tile") == 8 && c.at("unroll") == 2) {
+      r.set_kernel_build_id(kernel_build);
+      if (fail_dense && op.kind == kernels::OpKind::kDense) {
+        r.set_status(proto::WRONG_OUTPUT);
+        r.set_message("1 of 1000 outputs differ");
+      } else if (c.at("tile") == timeout_tile && c.at("unroll") == 1) {
+        r.set_status(proto::TIMEOUT);
+        r.set_message("trial exceeded the deadline; worker killed");
+      } else if (c.at("tile") == 8 && c.at("unroll") == 2) {
         r.set_status(proto::WRONG_OUTPUT);
         r.set_message("3 elements differ");
       } else {
@@ -85,6 +99,10 @@ class FakeRunner : public Runner {
   }
 
   std::string device_key = "fake/test/1c";
+  std::string kernel_build = "0.1.0-aaaaaaaaaaaa";
+  bool big_space = false;       // 64 x 4 configs instead of 4 x 2
+  bool fail_dense = false;      // every trial of a dense op is WRONG_OUTPUT
+  int timeout_tile = -1;        // tile=timeout_tile,unroll=1 always times out
   bool flat = false;            // every config equally fast
   bool dense_unimplemented = false;
   int lose_device_after = -1;   // deliver this many results in total, then fail
@@ -504,6 +522,177 @@ TEST_F(TunerTest, TransferSeedsANewDeviceFromRecordsOfAnotherDevice) {
   options.transfer = false;
   ASSERT_TRUE(Tune(third, *store_, tasks, options, nullptr, &report).ok());
   EXPECT_EQ(report.tasks[0].transfer_sources, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Results you can trust: builds, failing layers, retries, resumed jobs.
+
+TEST_F(TunerTest, ANewKernelBuildDoesNotReuseHistoryAndBestShowsOnlyIt) {
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kFp32});
+  TuneReport old_build, new_build;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(5, 8), nullptr, &old_build).ok());
+  EXPECT_EQ(old_build.kernel_build, "0.1.0-aaaaaaaaaaaa");
+
+  runner_.kernel_build = "0.1.0-bbbbbbbbbbbb";
+  runner_.flat = true;  // the new kernels time differently
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(5, 8), nullptr, &new_build).ok());
+  EXPECT_EQ(new_build.tasks[0].history_trials, 0);  // nothing of the old build reused
+  EXPECT_EQ(new_build.tasks[0].trials, 5);
+  ASSERT_TRUE(new_build.tasks[0].best.has_value());
+  EXPECT_FALSE(new_build.tasks[0].best->from_history);
+  for (const db::TrialRecord& t : Trials(new_build.job_id)) {
+    EXPECT_EQ(t.build_id, "0.1.0-bbbbbbbbbbbb");
+    EXPECT_EQ(t.settings, MeasureSettingsKey(DefaultMeasureOptions()));
+  }
+
+  // `best` ranks the current build only; all builds on request.
+  absl::StatusOr<std::vector<db::BestRecord>> best = store_->Best();
+  ASSERT_TRUE(best.ok()) << best.status();
+  ASSERT_EQ(best->size(), 1u);
+  EXPECT_EQ((*best)[0].build_id, "0.1.0-bbbbbbbbbbbb");
+  EXPECT_EQ((*best)[0].median_us, 100.0);  // not the old build's 135
+  db::Filter all;
+  all.builds = db::Filter::Builds::kAll;
+  best = store_->Best(all);
+  ASSERT_TRUE(best.ok());
+  EXPECT_EQ(best->size(), 2u);
+  absl::StatusOr<std::vector<db::BuildRecord>> builds = store_->Builds();
+  ASSERT_TRUE(builds.ok());
+  ASSERT_EQ(builds->size(), 2u);
+  EXPECT_FALSE((*builds)[0].current);
+  EXPECT_TRUE((*builds)[1].current);
+  EXPECT_EQ((*builds)[1].trials, 5);
+}
+
+TEST_F(TunerTest, OlderBuildsFeedTheCostModelAsTransfer) {
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kInt8});
+  TuneReport first, second;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(8, 8), nullptr, &first).ok());
+  runner_.kernel_build = "0.1.0-bbbbbbbbbbbb";
+  TuneOptions options = Options(2, 2);
+  options.strategy = "model";
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &second).ok());
+  EXPECT_EQ(second.tasks[0].history_trials, 0);
+  EXPECT_EQ(second.tasks[0].transfer_sources, 1);  // the same op, older build
+  EXPECT_EQ(second.tasks[0].transfer_seeds, 1);
+}
+
+TEST_F(TunerTest, OtherMeasurementSettingsAreNotHistory) {
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kFp32});
+  TuneReport first, second;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(5, 8), nullptr, &first).ok());
+  TuneOptions options = Options(5, 8);
+  options.measure.set_threads(1);
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &second).ok());
+  EXPECT_EQ(second.tasks[0].history_trials, 0);
+  EXPECT_EQ(second.tasks[0].trials, 5);
+}
+
+TEST_F(TunerTest, UnderABudgetAnAlwaysFailingTaskStopsAndTheOthersFinish) {
+  runner_.big_space = true;
+  runner_.fail_dense = true;
+  TuneOptions options = Options(0, 8);
+  options.time_budget = absl::Minutes(5);
+  options.warm_trials = 16;
+  options.patience = 16;
+  TuneReport report;
+  absl::Status status = Tune(runner_, *store_, Tasks({"fc", "layer4.0.downsample"},
+                                                     {DType::kInt8}),
+                             options, nullptr, &report);
+  ASSERT_EQ(report.tasks.size(), 2u);
+  const bool fc_first = report.tasks[0].task.layer == "fc";
+  const TaskOutcome& fc = report.tasks[fc_first ? 0 : 1];
+  const TaskOutcome& conv = report.tasks[fc_first ? 1 : 0];
+  EXPECT_EQ(fc.task.layer, "fc");
+  EXPECT_EQ(fc.end_reason, "failed");
+  EXPECT_EQ(fc.trials, kDefaultMaxFailuresInARow);
+  EXPECT_THAT(fc.status.message(), HasSubstr("no OK trial in 32 tries (WRONG_OUTPUT 32)"));
+  EXPECT_THAT(fc.status.message(), HasSubstr("e.g. WRONG_OUTPUT: 1 of 1000 outputs differ"));
+  EXPECT_TRUE(conv.status.ok());
+  EXPECT_EQ(conv.end_reason, "converged");
+  EXPECT_TRUE(conv.best.has_value());
+  // The job says which layer failed and why.
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("1 of 2 tasks could not be tuned; fc/int8"));
+  EXPECT_EQ(report.state, "failed");
+}
+
+TEST_F(TunerTest, FailureLimitIsAnOption) {
+  runner_.big_space = true;
+  runner_.fail_dense = true;
+  TuneOptions options = Options(20, 4);
+  options.max_failures_in_a_row = 0;  // never give up: the trial cap ends it
+  TuneReport report;
+  Tune(runner_, *store_, Tasks({"fc"}, {DType::kInt8}), options, nullptr, &report).IgnoreError();
+  ASSERT_EQ(report.tasks.size(), 1u);
+  EXPECT_EQ(report.tasks[0].trials, 20);
+  EXPECT_EQ(report.tasks[0].end_reason, "capped");
+}
+
+TEST_F(TunerTest, ATimedOutConfigIsRetriedOnceInALaterJob) {
+  runner_.timeout_tile = 2;
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kFp32});
+  auto timeouts = [&](const TuneReport& r) {
+    int n = 0;
+    for (const db::TrialRecord& t : Trials(r.job_id)) n += t.status == "TIMEOUT";
+    return n;
+  };
+  TuneReport first, second, third;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(8, 8), nullptr, &first).ok());
+  EXPECT_EQ(first.tasks[0].trials, 8);  // the whole space, one TIMEOUT
+  EXPECT_EQ(timeouts(first), 1);
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(8, 8), nullptr, &second).ok());
+  EXPECT_EQ(second.tasks[0].trials, 1);  // only the timed-out config, again
+  EXPECT_EQ(timeouts(second), 1);
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, Options(8, 8), nullptr, &third).ok());
+  EXPECT_EQ(third.tasks[0].trials, 0);  // twice is enough
+}
+
+TEST_F(TunerTest, ANamedJobResumesWhereItStopped) {
+  std::atomic<bool> cancel{false};
+  runner_.cancel_after_first = &cancel;
+  const std::vector<Task> tasks = Tasks({"fc"});
+  TuneOptions options = Options(6, 2);
+  options.job_name = "nightly";
+  options.cancel = &cancel;
+  TuneReport stopped;
+  EXPECT_EQ(Tune(runner_, *store_, tasks, options, nullptr, &stopped).code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_EQ(stopped.trials, 2);
+  EXPECT_EQ(Job(stopped.job_id).name, "nightly");
+
+  runner_.cancel_after_first = nullptr;
+  cancel = false;
+  TuneReport resumed;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &resumed).ok());
+  EXPECT_TRUE(resumed.resumed);
+  EXPECT_EQ(resumed.job_id, stopped.job_id);
+  EXPECT_EQ(Job(resumed.job_id).state, "done");
+  // Exactly 6 trials per task, all distinct, numbered on from the first run.
+  std::map<std::string, std::set<std::string>> configs;
+  std::set<int64_t> seqs;
+  for (const db::TrialRecord& t : Trials(resumed.job_id)) {
+    EXPECT_TRUE(configs[t.workload_key].insert(t.config).second) << t.config;
+    EXPECT_TRUE(seqs.insert(t.seq).second) << t.seq;
+  }
+  ASSERT_EQ(configs.size(), 2u);
+  for (const auto& [workload, c] : configs) EXPECT_EQ(c.size(), 6u) << workload;
+  for (const TaskOutcome& t : resumed.tasks) EXPECT_EQ(t.trials, 6) << t.task.name;
+
+  // A done job is not resumed; nor is one asked for with other tasks.
+  TuneReport again;
+  absl::Status done = Tune(runner_, *store_, tasks, options, nullptr, &again);
+  EXPECT_EQ(done.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(done.message(), HasSubstr("is done"));
+  TuneOptions other = options;
+  other.job_name = "other";
+  TuneReport other_report;
+  ASSERT_TRUE(Tune(runner_, *store_, Tasks({"fc"}, {DType::kInt8}), other, nullptr, &other_report)
+                  .ok());
+  ASSERT_TRUE(store_->FinishJob(other_report.job_id, "failed").ok());  // resumable
+  absl::Status mismatch = Tune(runner_, *store_, tasks, other, nullptr, &again);
+  EXPECT_EQ(mismatch.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(mismatch.message(), HasSubstr("other tasks"));
 }
 
 }  // namespace

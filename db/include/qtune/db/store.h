@@ -33,14 +33,36 @@ namespace qtune::db {
 // "2026-11-28T09:24:47.123Z".
 std::string NowTimestamp();
 
+// The kernel build of trials recorded before builds were tracked (schema
+// version 1), and of records that name none.
+inline constexpr char kUnknownBuild[] = "unknown";
+// The measurement settings of such trials.
+inline constexpr char kUnknownSettings[] = "unknown";
+
 struct DeviceRecord {
   std::string device_key;  // natural key
   std::string arch;
   std::string cpu_name;
   int32_t cores = 0;
-  std::string info_json;   // the full DeviceInfo message as JSON
+  std::string info_json;   // the latest DeviceInfo message as JSON
   std::string first_seen;  // set by the store
   std::string last_seen;   // set by the store
+  // UpsertDevice: the kernel build the device is seen with now (empty =
+  // kUnknownBuild); it becomes the device's current build, and info_json is
+  // also kept per (device, build). Not read back by Devices().
+  std::string build_id;
+};
+
+// One kernel build a device was seen with (`qtune db builds`).
+struct BuildRecord {
+  std::string device_key;
+  std::string build_id;
+  std::string info_json;   // the DeviceInfo the agent of this build reported
+  std::string first_seen;
+  std::string last_seen;
+  int64_t trials = 0;      // trials of this (device, build)
+  int64_t ok_trials = 0;
+  bool current = false;    // the device's current build: the latest seen
 };
 
 struct WorkloadRecord {
@@ -55,11 +77,28 @@ struct JobRecord {
   std::string job_id;       // natural key (random UUID), set by CreateJob when empty
   std::string model;
   std::string device_key;
-  std::string state;        // "running", "done", "failed", "cancelled"
+  // "running", "done", "failed", "cancelled" or "interrupted". Jobs() and
+  // FindJob() report a "running" job whose owner is gone (JobOwnerGone) as
+  // "interrupted" even before anything has written that state.
+  std::string state;
   std::string args_json;    // the job's options as JSON
   std::string created_at;   // set by the store
   std::string finished_at;  // empty while running
+  std::string name;         // optional, unique among jobs when not empty
+  std::string owner;        // the process running it (CurrentJobOwner()); set by CreateJob
+  std::string heartbeat_at; // the owner's last sign of life (CreateJob, AddTrials, Heartbeat)
 };
+
+// The job owner string of this process: "host:pid:start".
+std::string CurrentJobOwner();
+// Whether the process `owner` names is known to be gone: it ran on this host
+// and no process with its pid and start time exists. Owners on other hosts
+// (and empty ones) are judged by the heartbeat instead: gone when
+// `heartbeat_at` is older than kJobHeartbeatTimeout (or empty).
+bool JobOwnerGone(const std::string& owner, const std::string& heartbeat_at);
+// A job's owner writes a heartbeat with every batch of trials; a running job
+// on another host without one for this long counts as interrupted.
+inline constexpr int kJobHeartbeatTimeoutSeconds = 15 * 60;
 
 // One task of a job: a layer of the model and how often it occurs.
 struct TaskRecord {
@@ -74,6 +113,8 @@ struct TrialRecord {
   int64_t seq = 0;           // position within the job; (job_id, seq) is the natural key
   std::string device_key;
   std::string workload_key;
+  std::string build_id;      // kernel build that measured it; empty = kUnknownBuild
+  std::string settings;      // measurement settings (canonical text); empty = kUnknownSettings
   std::string task;          // task name, may be empty
   std::string config;        // canonical config string (ConfigSpace::ToString)
   std::string config_json;   // {"knob": value, ...}
@@ -96,12 +137,13 @@ struct BestRecord {
   std::string dtype;
   std::string shape;
   int64_t macs = 0;
+  std::string build_id;      // the kernel build whose trials are ranked
   std::string config;
   std::string config_json;
   std::string kernel;
   double median_us = 0;
   double min_us = 0;
-  int64_t trials = 0;        // all trials of this (device, workload)
+  int64_t trials = 0;        // all trials of this (device, workload, build)
   int64_t ok_trials = 0;
   std::string job_id;        // job that found the best
   std::string created_at;
@@ -112,11 +154,17 @@ struct Filter {
   std::optional<std::string> workload_key;
   std::optional<std::string> job_id;
   std::optional<std::string> dtype;
+  // Kernel builds: a build id selects that build's rows; otherwise `builds`
+  // decides. kDefault is kCurrent for Best() and kAll for the others.
+  enum class Builds { kDefault, kCurrent, kAll };
+  std::optional<std::string> build_id;
+  Builds builds = Builds::kDefault;
   int64_t limit = 0;         // 0 = no limit
 };
 
 struct ImportStats {
   int64_t devices = 0, workloads = 0, jobs = 0, tasks = 0, trials = 0;  // rows added
+  int64_t builds = 0;        // (device, build) rows added
   int64_t skipped = 0;       // rows already present (same natural key)
 };
 
@@ -140,9 +188,18 @@ class Store {
 
   absl::Status UpsertDevice(const DeviceRecord& device);
   absl::Status UpsertWorkload(const WorkloadRecord& workload);
-  // Inserts the job (its device must exist); returns its job_id.
+  // Inserts the job (its device must exist), owned by this process;
+  // returns its job_id. ALREADY_EXISTS when job.name is taken.
   absl::StatusOr<std::string> CreateJob(const JobRecord& job);
   absl::Status FinishJob(const std::string& job_id, const std::string& state);
+  // The job named `name` (NOT_FOUND when none), its state as Jobs() reports it.
+  absl::StatusOr<JobRecord> FindJob(const std::string& name) const;
+  // Takes over a job that is not running (interrupted, failed or
+  // cancelled): state "running", this process as its owner, no finish
+  // time. FAILED_PRECONDITION when it is done or still running elsewhere.
+  absl::Status ResumeJob(const std::string& job_id);
+  // Marks the job as alive now (AddTrials does so for the jobs of a batch).
+  absl::Status Heartbeat(const std::string& job_id);
   absl::Status AddTasks(const std::vector<TaskRecord>& tasks);
   // All trials in one transaction: either every row lands or none.
   absl::Status AddTrials(const std::vector<TrialRecord>& trials);
@@ -154,13 +211,20 @@ class Store {
   // Trials in insertion order (filter by device, workload, job, dtype); with
   // filter.limit, the most recent `limit` trials (Jobs likewise).
   absl::StatusOr<std::vector<TrialRecord>> History(const Filter& filter = {}) const;
-  // Best OK trial per (device, workload), lowest median latency first within
-  // a device.
+  // Best OK trial per (device, workload) of each device's current build (or
+  // of filter.build_id; one row per build with Builds::kAll), lowest median
+  // latency first within a device.
   absl::StatusOr<std::vector<BestRecord>> Best(const Filter& filter = {}) const;
+  // The builds each device was seen with (filter: device, build), by device
+  // then first appearance.
+  absl::StatusOr<std::vector<BuildRecord>> Builds(const Filter& filter = {}) const;
+  // The current build of `device_key` (kUnknownBuild for a device recorded
+  // before builds were tracked); NOT_FOUND for an unknown device.
+  absl::StatusOr<std::string> CurrentBuild(const std::string& device_key) const;
 
   // JSON lines, one object per row with a "table" member, using natural keys
-  // only (no row ids), in a deterministic order: devices, workloads, jobs,
-  // tasks, trials. Doubles are written so that they parse back to the same
+  // only (no row ids), in a deterministic order: devices, builds (per
+  // device), workloads, jobs, tasks, trials. Doubles are written so that they parse back to the same
   // bits: Export(Import(Export(db))) == Export(db).
   absl::Status Export(std::ostream& out, const Filter& filter = {}) const;
   // Reads Export()'s format in one transaction; rows whose natural key exists
