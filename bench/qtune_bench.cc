@@ -48,8 +48,8 @@
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
 #include "qtune/kernels/verify.h"
-#include "tuner/model_zoo.h"
-#include "tuner/search_strategy.h"
+#include "tuner/core/model_zoo.h"
+#include "tuner/search/search_strategy.h"
 
 namespace qtune::bench {
 namespace {
@@ -60,7 +60,7 @@ using kernels::DType;
 using kernels::OpInstance;
 using kernels::OpKind;
 using kernels::OpSpec;
-using json::JsonLine;
+using json::Json;
 
 constexpr char kUsage[] = R"(usage: qtune-bench conv [flags]
 
@@ -823,21 +823,10 @@ std::string Ratio(double a, double b) {
 }
 std::string Bool(const std::optional<bool>& b) { return !b ? "-" : (*b ? "yes" : "NO"); }
 
-void JsonNum(JsonLine& j, absl::string_view key, double v) {
-  if (std::isnan(v)) {
-    j.Null(key);
-  } else {
-    j.Double(key, std::round(v * 1000) / 1000);
-  }
-}
+// `v` rounded to 3 decimals; null when not a number.
+Json JsonNum(double v) { return std::isnan(v) ? Json() : json::Number(std::round(v * 1000) / 1000); }
 
-void JsonOptBool(JsonLine& j, absl::string_view key, const std::optional<bool>& b) {
-  if (b) {
-    j.Bool(key, *b);
-  } else {
-    j.Null(key);
-  }
-}
+Json JsonOptBool(const std::optional<bool>& b) { return b ? Json(*b) : Json(); }
 
 struct Sums {
   double qtune_int8 = 0, onednn_int8 = 0, qtune_fp32 = 0, onednn_fp32 = 0;
@@ -866,78 +855,80 @@ Sums SumLayers(const std::vector<const LayerResult*>& rows) {
   return s;
 }
 
-std::string SideJson(const Side& side) {
-  JsonLine j;
-  JsonNum(j, "qtune_us", side.qtune_us());
-  JsonNum(j, "onednn_us", side.onednn_us());
-  j.Str("kernel", side.qtune.kernel_name);
-  j.Str("config", side.qtune.config);
-  j.Str("config_source", side.qtune.source);
-  j.Int("trials", side.qtune.trials).Int("failed_trials", side.qtune.failed);
-  if (!side.qtune.first_failure.empty()) j.Str("first_failure", side.qtune.first_failure);
-  if (!side.qtune.error.empty()) j.Str("qtune_error", side.qtune.error);
-  j.Str("onednn_impl", side.onednn_impl);
-  if (!side.onednn_error.empty()) j.Str("onednn_error", side.onednn_error);
-  JsonOptBool(j, "matches_reference", side.qtune_matches);
-  JsonOptBool(j, "onednn_matches_reference", side.onednn_matches);
-  j.Int("samples_qtune", static_cast<int64_t>(side.qtune_c.samples_us.size()));
-  j.Int("samples_onednn", static_cast<int64_t>(side.onednn_c.samples_us.size()));
-  return std::move(j).Finish();
+Json SideJson(const Side& side) {
+  Json j = Json::object();
+  j["qtune_us"] = JsonNum(side.qtune_us());
+  j["onednn_us"] = JsonNum(side.onednn_us());
+  j["kernel"] = side.qtune.kernel_name;
+  j["config"] = side.qtune.config;
+  j["config_source"] = side.qtune.source;
+  j["trials"] = side.qtune.trials;
+  j["failed_trials"] = side.qtune.failed;
+  if (!side.qtune.first_failure.empty()) j["first_failure"] = side.qtune.first_failure;
+  if (!side.qtune.error.empty()) j["qtune_error"] = side.qtune.error;
+  j["onednn_impl"] = side.onednn_impl;
+  if (!side.onednn_error.empty()) j["onednn_error"] = side.onednn_error;
+  j["matches_reference"] = JsonOptBool(side.qtune_matches);
+  j["onednn_matches_reference"] = JsonOptBool(side.onednn_matches);
+  j["samples_qtune"] = static_cast<int64_t>(side.qtune_c.samples_us.size());
+  j["samples_onednn"] = static_cast<int64_t>(side.onednn_c.samples_us.size());
+  return j;
 }
 
-std::string LayerJson(const LayerResult& r) {
+Json LayerJson(const LayerResult& r) {
   const Side& i8 = r.int8;
   const Side& f32 = r.fp32;
-  JsonLine j;
-  j.Str("name", r.layer->name)
-      .Str("shape", kernels::ShapeString(r.layer->op))
-      .Str("workload", kernels::CanonicalKey(r.layer->op))
-      .Int("macs", r.layer->op.macs())
-      .Int("occurrences", r.layer->occurrences)
-      .Bool("in_summary", r.layer->in_summary)
-      .Int("threads", r.threads);
-  JsonNum(j, "qtune_int8_us", i8.qtune_us());
-  JsonNum(j, "onednn_int8_us", i8.onednn_us());
-  JsonNum(j, "qtune_fp32_us", f32.qtune_us());
-  JsonNum(j, "onednn_fp32_us", f32.onednn_us());
+  Json j = Json::object();
+  j["name"] = r.layer->name;
+  j["shape"] = kernels::ShapeString(r.layer->op);
+  j["workload"] = kernels::CanonicalKey(r.layer->op);
+  j["macs"] = r.layer->op.macs();
+  j["occurrences"] = r.layer->occurrences;
+  j["in_summary"] = r.layer->in_summary;
+  j["threads"] = r.threads;
+  j["qtune_int8_us"] = JsonNum(i8.qtune_us());
+  j["onednn_int8_us"] = JsonNum(i8.onednn_us());
+  j["qtune_fp32_us"] = JsonNum(f32.qtune_us());
+  j["onednn_fp32_us"] = JsonNum(f32.onednn_us());
   const double ratio = i8.onednn_us() / i8.qtune_us();
-  JsonNum(j, "onednn_over_qtune_int8", ratio);
-  JsonNum(j, "qtune_int8_speedup_over_fp32", f32.qtune_us() / i8.qtune_us());
-  j.Str("kernel", i8.qtune.kernel_name);
-  j.Str("config", i8.qtune.config);
-  JsonOptBool(j, "matches_reference", i8.qtune_matches);
+  j["onednn_over_qtune_int8"] = JsonNum(ratio);
+  j["qtune_int8_speedup_over_fp32"] = JsonNum(f32.qtune_us() / i8.qtune_us());
+  j["kernel"] = i8.qtune.kernel_name;
+  j["config"] = i8.qtune.config;
+  j["matches_reference"] = JsonOptBool(i8.qtune_matches);
   if (i8.diff.differ >= 0) {
-    j.Int("onednn_diff", i8.diff.differ)
-        .Int("onednn_compared", i8.diff.compared)
-        .Int("onednn_diff_explained", i8.diff.explained)
-        .Int("onednn_model_misses", i8.diff.model_misses)
-        .Int("onednn_diff_max_abs", i8.diff.max_abs)
-        .Str("onednn_diff_against", i8.diff_against);
-    if (!i8.diff.examples.empty()) j.Str("onednn_diff_examples", absl::StrJoin(i8.diff.examples, "; "));
+    j["onednn_diff"] = i8.diff.differ;
+    j["onednn_compared"] = i8.diff.compared;
+    j["onednn_diff_explained"] = i8.diff.explained;
+    j["onednn_model_misses"] = i8.diff.model_misses;
+    j["onednn_diff_max_abs"] = i8.diff.max_abs;
+    j["onednn_diff_against"] = i8.diff_against;
+    if (!i8.diff.examples.empty()) j["onednn_diff_examples"] = absl::StrJoin(i8.diff.examples, "; ");
   } else {
-    j.Null("onednn_diff");
+    j["onednn_diff"] = nullptr;
   }
-  if (i8.enabled) j.Raw("int8", SideJson(i8));
-  if (f32.enabled) j.Raw("fp32", SideJson(f32));
-  j.Int("rounds", r.stats.rounds)
-      .Int("remeasures", r.stats.remeasures)
-      .Bool("measured_under_load", r.stats.loaded_rounds > 0)
-      .Double("max_outside_load", std::round(r.stats.max_outside_load * 1000) / 1000);
-  return std::move(j).Finish();
+  if (i8.enabled) j["int8"] = SideJson(i8);
+  if (f32.enabled) j["fp32"] = SideJson(f32);
+  j["rounds"] = r.stats.rounds;
+  j["remeasures"] = r.stats.remeasures;
+  j["measured_under_load"] = r.stats.loaded_rounds > 0;
+  j["max_outside_load"] = json::Number(std::round(r.stats.max_outside_load * 1000) / 1000);
+  return j;
 }
 
-std::string SummaryJson(const Sums& s, int expected_convolutions) {
-  JsonLine j;
-  j.Int("layers", s.layers).Int("convolutions", s.convolutions);
-  if (expected_convolutions > 0) j.Bool("complete", s.complete && s.convolutions == expected_convolutions);
-  JsonNum(j, "qtune_int8_us", s.qtune_int8);
-  JsonNum(j, "onednn_int8_us", s.onednn_int8);
-  JsonNum(j, "qtune_fp32_us", s.qtune_fp32);
-  JsonNum(j, "onednn_fp32_us", s.onednn_fp32);
-  JsonNum(j, "onednn_over_qtune_int8", s.onednn_int8 / s.qtune_int8);
-  JsonNum(j, "qtune_int8_speedup_over_fp32", s.qtune_fp32 / s.qtune_int8);
-  JsonNum(j, "onednn_int8_speedup_over_fp32", s.onednn_fp32 / s.onednn_int8);
-  return std::move(j).Finish();
+Json SummaryJson(const Sums& s, int expected_convolutions) {
+  Json j = Json::object();
+  j["layers"] = s.layers;
+  j["convolutions"] = s.convolutions;
+  if (expected_convolutions > 0) j["complete"] = s.complete && s.convolutions == expected_convolutions;
+  j["qtune_int8_us"] = JsonNum(s.qtune_int8);
+  j["onednn_int8_us"] = JsonNum(s.onednn_int8);
+  j["qtune_fp32_us"] = JsonNum(s.qtune_fp32);
+  j["onednn_fp32_us"] = JsonNum(s.onednn_fp32);
+  j["onednn_over_qtune_int8"] = JsonNum(s.onednn_int8 / s.qtune_int8);
+  j["qtune_int8_speedup_over_fp32"] = JsonNum(s.qtune_fp32 / s.qtune_int8);
+  j["onednn_int8_speedup_over_fp32"] = JsonNum(s.onednn_fp32 / s.onednn_int8);
+  return j;
 }
 
 void PrintTable(int threads, const std::vector<const LayerResult*>& rows, const Sums& s,
@@ -1046,8 +1037,8 @@ absl::Status Run(const Options& o) {
     }
   }
 
-  std::vector<std::string> runs_json;
-  std::string first_summary;
+  Json runs_json = Json::array();
+  Json first_summary;
   std::map<int, Sums> sums;
   for (int t : o.threads) {
     std::vector<const LayerResult*> rows;
@@ -1056,17 +1047,14 @@ absl::Status Run(const Options& o) {
     }
     sums[t] = SumLayers(rows);
     PrintTable(t, rows, sums[t], summary_label);
-    std::vector<std::string> layer_json;
+    Json layer_json = Json::array();
     for (const LayerResult* r : rows) layer_json.push_back(LayerJson(*r));
-    JsonLine run;
-    run.Int("threads", t)
-        .Raw("layers", absl::StrCat("[", absl::StrJoin(layer_json, ","), "]"))
-        .Raw("summary", SummaryJson(sums[t], expected));
-    if (first_summary.empty()) first_summary = SummaryJson(sums[t], expected);
-    runs_json.push_back(std::move(run).Finish());
+    Json run = {{"threads", t}, {"layers", layer_json}, {"summary", SummaryJson(sums[t], expected)}};
+    if (first_summary.is_null()) first_summary = run["summary"];
+    runs_json.push_back(std::move(run));
   }
 
-  std::vector<std::string> scaling_json;
+  Json scaling_json = Json::array();
   const int base = o.threads.front();
   for (size_t i = 1; i < o.threads.size(); ++i) {
     const int t = o.threads[i];
@@ -1078,37 +1066,36 @@ absl::Status Run(const Options& o) {
                 "%s, qtune fp32 %s, oneDNN fp32 %s\n",
                 base, t, base, t, Ratio(q, 1).c_str(), Ratio(d, 1).c_str(), Ratio(qf, 1).c_str(),
                 Ratio(df, 1).c_str());
-    JsonLine s;
-    s.Int("from_threads", base).Int("to_threads", t);
-    JsonNum(s, "qtune_int8", q);
-    JsonNum(s, "onednn_int8", d);
-    JsonNum(s, "qtune_fp32", qf);
-    JsonNum(s, "onednn_fp32", df);
-    scaling_json.push_back(std::move(s).Finish());
+    Json s = {{"from_threads", base}, {"to_threads", t}};
+    s["qtune_int8"] = JsonNum(q);
+    s["onednn_int8"] = JsonNum(d);
+    s["qtune_fp32"] = JsonNum(qf);
+    s["onednn_fp32"] = JsonNum(df);
+    scaling_json.push_back(std::move(s));
   }
 
   if (!o.json.empty()) {
-    JsonLine root;
-    root.Str("benchmark", "conv")
-        .Str("model", model_mode ? o.model : "")
-        .Str("summary_scope", summary_label)
-        .Str("peer", absl::StrCat("oneDNN ", OneDnnDescription()))
-        .Str("omp_wait_policy", omp_policy)
-        .Str("onednn_src_zero_point", o.fold_src_zero_point ? "fold" : "attr")
-        .Str("config_source", store ? absl::StrCat("db:", o.db) : absl::StrCat("tuned:", o.strategy))
-        .Int("trials", store ? 0 : o.trials)
-        .Int("rounds", o.rounds)
-        .Double("block_ms", o.block_ms)
-        .Int("block_runs", o.block_runs)
-        .Double("load_threshold", o.load_threshold)
-        .Int("seed", static_cast<int64_t>(o.seed))
-        .Str("created_at", db::NowTimestamp())
-        .Int("summary_threads", o.threads.front())
-        .Raw("summary", first_summary)
-        .Raw("runs", absl::StrCat("[", absl::StrJoin(runs_json, ","), "]"))
-        .Raw("scaling", absl::StrCat("[", absl::StrJoin(scaling_json, ","), "]"));
+    Json root = Json::object();
+    root["benchmark"] = "conv";
+    root["model"] = model_mode ? o.model : "";
+    root["summary_scope"] = summary_label;
+    root["peer"] = absl::StrCat("oneDNN ", OneDnnDescription());
+    root["omp_wait_policy"] = omp_policy;
+    root["onednn_src_zero_point"] = o.fold_src_zero_point ? "fold" : "attr";
+    root["config_source"] = store ? absl::StrCat("db:", o.db) : absl::StrCat("tuned:", o.strategy);
+    root["trials"] = store ? 0 : o.trials;
+    root["rounds"] = o.rounds;
+    root["block_ms"] = json::Number(o.block_ms);
+    root["block_runs"] = o.block_runs;
+    root["load_threshold"] = json::Number(o.load_threshold);
+    root["seed"] = static_cast<int64_t>(o.seed);
+    root["created_at"] = db::NowTimestamp();
+    root["summary_threads"] = o.threads.front();
+    root["summary"] = first_summary;
+    root["runs"] = runs_json;
+    root["scaling"] = scaling_json;
     std::ofstream out(o.json);
-    out << std::move(root).Finish() << "\n";
+    out << json::Dump(root) << "\n";
     if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", o.json));
   }
   return absl::OkStatus();

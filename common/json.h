@@ -1,80 +1,91 @@
 // File: json.h
-// Flat JSON objects, one per line: the format of Store::Export/Import and of
-// `qtune db ... --json`. Values are strings, numbers, booleans or null; no
-// nesting except pre-rendered members added with JsonLine::Raw.
+// JSON for everything that is not a protobuf message (those use protobuf's
+// own JSON support): nlohmann::json with insertion-ordered members, plus the
+// two conventions qtune's documented outputs rely on.
+//
+//   json::Json line = {{"device_key", key}, {"median_us", json::Number(us)}};
+//   out << json::Dump(line) << '\n';
+//
+// Header-only; the functions are thread-safe.
 #ifndef QTUNE_COMMON_JSON_H_
 #define QTUNE_COMMON_JSON_H_
 
+#include <cmath>
 #include <cstdint>
+#include <set>
 #include <string>
-#include <utility>
 #include <vector>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace qtune::json {
 
-// The shortest decimal form that parses back to the same double (std::to_chars),
-// e.g. "0.1", "1e-300", "123456.789012345". Non-finite values give "null".
-std::string FormatDouble(double value);
+// Members keep the order in which they were added (and parsed).
+using Json = nlohmann::ordered_json;
 
-// Appends `value` as a JSON string literal (quotes, backslashes and control
-// characters escaped; other bytes, UTF-8 included, copied as they are).
-void AppendJsonString(std::string& out, absl::string_view value);
+// A JSON number for `value`: an integer when the double holds one exactly
+// (so 10.0 is written "10"), null when it is not finite. Other values are
+// written in the shortest form that parses back to the same double.
+inline Json Number(double value) {
+  if (!std::isfinite(value)) return nullptr;
+  if (value == std::trunc(value) && std::fabs(value) < 9007199254740992.0 &&
+      !(value == 0 && std::signbit(value))) {
+    return static_cast<int64_t>(value);
+  }
+  return value;
+}
 
-// Builds {"key":value,...} with members in the order they are added.
-class JsonLine {
- public:
-  JsonLine& Str(absl::string_view key, absl::string_view value);
-  JsonLine& Int(absl::string_view key, int64_t value);
-  JsonLine& Double(absl::string_view key, double value);
-  JsonLine& Bool(absl::string_view key, bool value);
-  JsonLine& Null(absl::string_view key);
-  // `json` must already be a valid JSON value.
-  JsonLine& Raw(absl::string_view key, absl::string_view json);
-  // The object text, without a trailing newline.
-  std::string Finish() &&;
+// One line of compact JSON. UTF-8 is written as it is; bytes that are not
+// valid UTF-8 become U+FFFD (nlohmann would throw otherwise).
+inline std::string Dump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
- private:
-  void Key(absl::string_view key);
-  std::string text_ = "{";
-};
-
-struct JsonValue {
-  enum class Kind { kString, kNumber, kBool, kNull };
-  Kind kind = Kind::kNull;
-  std::string text;  // the decoded string, the number's literal, "true"/"false"
-};
-
-using JsonObject = std::vector<std::pair<std::string, JsonValue>>;
-
-// Parses one flat JSON object (members in text order; duplicate keys and
-// nested values are errors). INVALID_ARGUMENT with a short reason on error.
-absl::StatusOr<JsonObject> ParseFlatObject(absl::string_view text);
-
-// Typed access to the members of a parsed object, for readers that want every
-// member accounted for: Get* marks a member as used; Finish() fails on members
-// that were never asked for.
-class JsonFields {
- public:
-  explicit JsonFields(const JsonObject& object) : object_(object), used_(object.size()) {}
-
-  // Leaves *out unchanged when the member is absent and !required.
-  absl::Status GetString(absl::string_view key, std::string* out, bool required = false);
-  absl::Status GetBool(absl::string_view key, bool* out, bool required = false);
-  absl::Status GetInt(absl::string_view key, int64_t* out, bool required = false);
-  absl::Status GetInt32(absl::string_view key, int32_t* out, bool required = false);
-  absl::Status GetDouble(absl::string_view key, double* out, bool required = false);
-  // INVALID_ARGUMENT naming the first unused member.
-  absl::Status Finish() const;
-
- private:
-  const JsonValue* Find(absl::string_view key);
-  const JsonObject& object_;
-  std::vector<bool> used_;
-};
+// Parses `text` as one JSON object. INVALID_ARGUMENT with a short reason for
+// malformed JSON (nlohmann's message), a number out of the range of a
+// double (naming its member), another value than an object, or a member
+// name that occurs twice in the same object.
+inline absl::StatusOr<Json> ParseObject(absl::string_view text) {
+  std::string duplicate, last_key;
+  std::vector<std::set<std::string>> names;  // per open object
+  auto check = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) {
+      names.emplace_back();
+    } else if (event == Json::parse_event_t::object_end) {
+      if (!names.empty()) names.pop_back();
+    } else if (event == Json::parse_event_t::key) {
+      last_key = parsed.get<std::string>();
+      if (!names.empty() && !names.back().insert(last_key).second && duplicate.empty()) {
+        duplicate = last_key;
+      }
+    }
+    return true;
+  };
+  Json value;
+  try {
+    value = Json::parse(text.begin(), text.end(), check);
+  } catch (const Json::out_of_range& e) {  // 406: a number too large for a double
+    return absl::InvalidArgumentError(
+        absl::StrCat("member \"", last_key, "\" must be a finite number"));
+  } catch (const Json::exception& e) {
+    absl::string_view what = e.what();
+    if (size_t bracket = what.find("] "); bracket != absl::string_view::npos) {
+      what.remove_prefix(bracket + 2);
+    }
+    return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", what));
+  }
+  if (!duplicate.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("duplicate member \"", duplicate, "\""));
+  }
+  if (!value.is_object()) return absl::InvalidArgumentError("expected '{' (a JSON object)");
+  return value;
+}
 
 }  // namespace qtune::json
 

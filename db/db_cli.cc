@@ -26,7 +26,7 @@
 namespace qtune::db {
 namespace {
 
-using json::JsonLine;
+using json::Json;
 
 constexpr std::array<absl::string_view, 9> kCommands = {
     "best", "history", "builds", "devices", "workloads", "jobs", "export", "import", "stats"};
@@ -94,9 +94,9 @@ void Print(const std::vector<Record>& rows, const DbCommandOptions& opt, std::os
            std::vector<TextTable::Column> columns, Cells cells) {
   if (opt.json) {
     for (const Record& r : rows) {
-      JsonLine line;
+      Json line = Json::object();
       internal::AddFields(line, r);
-      out << std::move(line).Finish() << '\n';
+      out << json::Dump(line) << '\n';
     }
     return;
   }
@@ -247,9 +247,7 @@ absl::Status Export(Store& store, const DbCommandOptions& opt, std::ostream& out
   if (ec) return absl::FailedPreconditionError(absl::StrCat(opt.file, ": ", ec.message()));
   uintmax_t bytes = std::filesystem::file_size(opt.file, ec);
   if (opt.json) {
-    out << std::move(JsonLine().Str("file", opt.file).Int("bytes", static_cast<int64_t>(bytes)))
-               .Finish()
-        << '\n';
+    out << json::Dump({{"file", opt.file}, {"bytes", static_cast<int64_t>(bytes)}}) << '\n';
   } else {
     out << "exported " << store.path() << " to " << opt.file << " (" << bytes << " bytes)\n";
   }
@@ -282,15 +280,13 @@ absl::Status Import(const DbCommandOptions& opt, std::ostream& out) {
   }
   const ImportStats& s = *stats;
   if (opt.json) {
-    out << std::move(JsonLine()
-                         .Int("devices", s.devices)
-                         .Int("builds", s.builds)
-                         .Int("workloads", s.workloads)
-                         .Int("jobs", s.jobs)
-                         .Int("tasks", s.tasks)
-                         .Int("trials", s.trials)
-                         .Int("skipped", s.skipped))
-               .Finish()
+    out << json::Dump({{"devices", s.devices},
+                       {"builds", s.builds},
+                       {"workloads", s.workloads},
+                       {"jobs", s.jobs},
+                       {"tasks", s.tasks},
+                       {"trials", s.trials},
+                       {"skipped", s.skipped}})
         << '\n';
   } else {
     out << absl::StrFormat(
@@ -348,18 +344,17 @@ absl::Status Stats(Store& store, const DbCommandOptions& opt, std::ostream& out)
 
   if (opt.json) {
     auto object = [](const Groups& g) {
-      JsonLine o;
-      for (const auto& [k, v] : g) o.Int(k, v);
-      return std::move(o).Finish();
+      Json o = Json::object();
+      for (const auto& [k, v] : g) o[k] = v;
+      return o;
     };
-    JsonLine line;
-    line.Str("path", store.path()).Int("schema_version", store.schema_version());
-    for (const Count& c : counts) line.Int(c.name, c.value);
-    line.Raw("trials_by_status", object(by_status))
-        .Raw("trials_by_dtype", object(by_dtype))
-        .Raw("jobs_by_state", object(by_state))
-        .Int("db_bytes", pages * page_size);
-    out << std::move(line).Finish() << '\n';
+    Json line = {{"path", store.path()}, {"schema_version", store.schema_version()}};
+    for (const Count& c : counts) line[c.name] = c.value;
+    line["trials_by_status"] = object(by_status);
+    line["trials_by_dtype"] = object(by_dtype);
+    line["jobs_by_state"] = object(by_state);
+    line["db_bytes"] = pages * page_size;
+    out << json::Dump(line) << '\n';
     return absl::OkStatus();
   }
   auto join = [](const Groups& g) {

@@ -1,98 +1,180 @@
 #include "db/record_json.h"
 
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace qtune::db::internal {
+namespace {
 
-void AddFields(JsonLine& line, const DeviceRecord& r) {
-  line.Str("device_key", r.device_key)
-      .Str("arch", r.arch)
-      .Str("cpu_name", r.cpu_name)
-      .Int("cores", r.cores)
-      .Str("info_json", r.info_json)
-      .Str("first_seen", r.first_seen)
-      .Str("last_seen", r.last_seen);
+absl::Status Missing(absl::string_view key) {
+  return absl::InvalidArgumentError(absl::StrCat("missing member \"", key, "\""));
+}
+absl::Status WrongType(absl::string_view key, absl::string_view want) {
+  return absl::InvalidArgumentError(absl::StrCat("member \"", key, "\" must be ", want));
 }
 
-void AddFields(JsonLine& line, const WorkloadRecord& r) {
-  line.Str("workload_key", r.workload_key)
-      .Str("op_kind", r.op_kind)
-      .Str("dtype", r.dtype)
-      .Str("shape", r.shape)
-      .Int("macs", r.macs);
+}  // namespace
+
+JsonFields::JsonFields(const Json& object) : object_(object) {}
+
+const Json* JsonFields::Find(absl::string_view key) {
+  auto it = object_.find(std::string(key));
+  if (it == object_.end()) return nullptr;
+  used_.emplace(key);
+  return it->is_null() ? nullptr : &*it;
 }
 
-void AddFields(JsonLine& line, const JobRecord& r) {
-  line.Str("job_id", r.job_id)
-      .Str("model", r.model)
-      .Str("device_key", r.device_key)
-      .Str("state", r.state)
-      .Str("args_json", r.args_json)
-      .Str("created_at", r.created_at)
-      .Str("finished_at", r.finished_at)
-      .Str("name", r.name)
-      .Str("owner", r.owner)
-      .Str("heartbeat_at", r.heartbeat_at);
+absl::Status JsonFields::GetString(absl::string_view key, std::string* out, bool required) {
+  const Json* v = Find(key);
+  if (v == nullptr) return required ? Missing(key) : absl::OkStatus();
+  if (!v->is_string()) return WrongType(key, "a string");
+  *out = v->get<std::string>();
+  return absl::OkStatus();
 }
 
-void AddFields(JsonLine& line, const TaskRecord& r) {
-  line.Str("job_id", r.job_id)
-      .Str("name", r.name)
-      .Str("workload_key", r.workload_key)
-      .Int("occurrences", r.occurrences);
+absl::Status JsonFields::GetBool(absl::string_view key, bool* out, bool required) {
+  const Json* v = Find(key);
+  if (v == nullptr) return required ? Missing(key) : absl::OkStatus();
+  if (!v->is_boolean()) return WrongType(key, "true or false");
+  *out = v->get<bool>();
+  return absl::OkStatus();
 }
 
-void AddFields(JsonLine& line, const TrialRecord& r) {
-  line.Str("job_id", r.job_id)
-      .Int("seq", r.seq)
-      .Str("device_key", r.device_key)
-      .Str("workload_key", r.workload_key)
-      .Str("build_id", r.build_id.empty() ? kUnknownBuild : r.build_id)
-      .Str("settings", r.settings.empty() ? kUnknownSettings : r.settings)
-      .Str("task", r.task)
-      .Str("config", r.config)
-      .Str("config_json", r.config_json)
-      .Str("status", r.status)
-      .Str("message", r.message)
-      .Str("kernel", r.kernel)
-      .Double("median_us", r.median_us)
-      .Double("min_us", r.min_us)
-      .Double("stddev_us", r.stddev_us)
-      .Int("repeats", r.repeats)
-      .Double("compile_ms", r.compile_ms)
-      .Double("measure_ms", r.measure_ms)
-      .Str("created_at", r.created_at);
+absl::Status JsonFields::GetInt(absl::string_view key, int64_t* out, bool required) {
+  const Json* v = Find(key);
+  if (v == nullptr) return required ? Missing(key) : absl::OkStatus();
+  if (v->is_number_integer() && !v->is_number_unsigned()) {
+    *out = v->get<int64_t>();
+  } else if (v->is_number_unsigned() &&
+             v->get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    *out = static_cast<int64_t>(v->get<uint64_t>());
+  } else {
+    return WrongType(key, "a 64-bit integer");
+  }
+  return absl::OkStatus();
 }
 
-void AddFields(JsonLine& line, const BestRecord& r) {
-  line.Str("device_key", r.device_key)
-      .Str("workload_key", r.workload_key)
-      .Str("op_kind", r.op_kind)
-      .Str("dtype", r.dtype)
-      .Str("shape", r.shape)
-      .Int("macs", r.macs)
-      .Str("build_id", r.build_id)
-      .Str("config", r.config)
-      .Str("config_json", r.config_json)
-      .Str("kernel", r.kernel)
-      .Double("median_us", r.median_us)
-      .Double("min_us", r.min_us)
-      .Double("gops", Gops(r.macs, r.median_us))
-      .Int("trials", r.trials)
-      .Int("ok_trials", r.ok_trials)
-      .Str("job_id", r.job_id)
-      .Str("created_at", r.created_at);
+absl::Status JsonFields::GetInt32(absl::string_view key, int32_t* out, bool required) {
+  int64_t wide = *out;
+  if (absl::Status s = GetInt(key, &wide, required); !s.ok()) return s;
+  if (wide < std::numeric_limits<int32_t>::min() || wide > std::numeric_limits<int32_t>::max()) {
+    return WrongType(key, "a 32-bit integer");
+  }
+  *out = static_cast<int32_t>(wide);
+  return absl::OkStatus();
 }
 
-void AddFields(JsonLine& line, const BuildRecord& r) {
-  line.Str("device_key", r.device_key)
-      .Str("build_id", r.build_id)
-      .Str("info_json", r.info_json)
-      .Str("first_seen", r.first_seen)
-      .Str("last_seen", r.last_seen)
-      .Int("trials", r.trials)
-      .Int("ok_trials", r.ok_trials)
-      .Bool("current", r.current);
+absl::Status JsonFields::GetDouble(absl::string_view key, double* out, bool required) {
+  const Json* v = Find(key);
+  if (v == nullptr) return required ? Missing(key) : absl::OkStatus();
+  if (!v->is_number() || !std::isfinite(v->get<double>())) {
+    return WrongType(key, "a finite number");
+  }
+  *out = v->get<double>();
+  return absl::OkStatus();
+}
+
+absl::Status JsonFields::Finish() const {
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    if (used_.find(it.key()) == used_.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown member \"", it.key(), "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void AddFields(Json& line, const DeviceRecord& r) {
+  line["device_key"] = r.device_key;
+  line["arch"] = r.arch;
+  line["cpu_name"] = r.cpu_name;
+  line["cores"] = r.cores;
+  line["info_json"] = r.info_json;
+  line["first_seen"] = r.first_seen;
+  line["last_seen"] = r.last_seen;
+}
+
+void AddFields(Json& line, const WorkloadRecord& r) {
+  line["workload_key"] = r.workload_key;
+  line["op_kind"] = r.op_kind;
+  line["dtype"] = r.dtype;
+  line["shape"] = r.shape;
+  line["macs"] = r.macs;
+}
+
+void AddFields(Json& line, const JobRecord& r) {
+  line["job_id"] = r.job_id;
+  line["model"] = r.model;
+  line["device_key"] = r.device_key;
+  line["state"] = r.state;
+  line["args_json"] = r.args_json;
+  line["created_at"] = r.created_at;
+  line["finished_at"] = r.finished_at;
+  line["name"] = r.name;
+  line["owner"] = r.owner;
+  line["heartbeat_at"] = r.heartbeat_at;
+}
+
+void AddFields(Json& line, const TaskRecord& r) {
+  line["job_id"] = r.job_id;
+  line["name"] = r.name;
+  line["workload_key"] = r.workload_key;
+  line["occurrences"] = r.occurrences;
+}
+
+void AddFields(Json& line, const TrialRecord& r) {
+  line["job_id"] = r.job_id;
+  line["seq"] = r.seq;
+  line["device_key"] = r.device_key;
+  line["workload_key"] = r.workload_key;
+  line["build_id"] = r.build_id.empty() ? kUnknownBuild : r.build_id;
+  line["settings"] = r.settings.empty() ? kUnknownSettings : r.settings;
+  line["task"] = r.task;
+  line["config"] = r.config;
+  line["config_json"] = r.config_json;
+  line["status"] = r.status;
+  line["message"] = r.message;
+  line["kernel"] = r.kernel;
+  line["median_us"] = json::Number(r.median_us);
+  line["min_us"] = json::Number(r.min_us);
+  line["stddev_us"] = json::Number(r.stddev_us);
+  line["repeats"] = r.repeats;
+  line["compile_ms"] = json::Number(r.compile_ms);
+  line["measure_ms"] = json::Number(r.measure_ms);
+  line["created_at"] = r.created_at;
+}
+
+void AddFields(Json& line, const BestRecord& r) {
+  line["device_key"] = r.device_key;
+  line["workload_key"] = r.workload_key;
+  line["op_kind"] = r.op_kind;
+  line["dtype"] = r.dtype;
+  line["shape"] = r.shape;
+  line["macs"] = r.macs;
+  line["build_id"] = r.build_id;
+  line["config"] = r.config;
+  line["config_json"] = r.config_json;
+  line["kernel"] = r.kernel;
+  line["median_us"] = json::Number(r.median_us);
+  line["min_us"] = json::Number(r.min_us);
+  line["gops"] = json::Number(Gops(r.macs, r.median_us));
+  line["trials"] = r.trials;
+  line["ok_trials"] = r.ok_trials;
+  line["job_id"] = r.job_id;
+  line["created_at"] = r.created_at;
+}
+
+void AddFields(Json& line, const BuildRecord& r) {
+  line["device_key"] = r.device_key;
+  line["build_id"] = r.build_id;
+  line["info_json"] = r.info_json;
+  line["first_seen"] = r.first_seen;
+  line["last_seen"] = r.last_seen;
+  line["trials"] = r.trials;
+  line["ok_trials"] = r.ok_trials;
+  line["current"] = r.current;
 }
 
 absl::Status ReadFields(JsonFields& in, BuildRecord* r) {

@@ -34,8 +34,8 @@
 namespace qtune::db {
 
 using internal::Connection;
-using json::JsonFields;
-using json::JsonLine;
+using internal::JsonFields;
+using json::Json;
 using internal::Query;
 using internal::Transaction;
 
@@ -913,7 +913,7 @@ struct Store::Impl {
 
   // Reads one Export() line into the database; adds to `stats`.
   absl::Status ImportLine(absl::string_view line, ImportStats& stats) {
-    QTUNE_ASSIGN_OR_RETURN(json::JsonObject object, json::ParseFlatObject(line));
+    QTUNE_ASSIGN_OR_RETURN(Json object, json::ParseObject(line));
     JsonFields fields(object);
     std::string table;
     QTUNE_RETURN_IF_ERROR(fields.GetString("table", &table, /*required=*/true));
@@ -1274,10 +1274,9 @@ absl::Status Store::Export(std::ostream& out, const Filter& filter) const {
   };
 
   auto write = [&out](absl::string_view table, const auto& record) {
-    JsonLine line;
-    line.Str("table", table);
+    Json line = {{"table", table}};
     internal::AddFields(line, record);
-    out << std::move(line).Finish() << '\n';
+    out << json::Dump(line) << '\n';
     return out ? absl::OkStatus() : absl::DataLossError("export: write failed");
   };
 

@@ -40,23 +40,31 @@ class DbCliTest : public ::testing::Test {
     return out.str();
   }
 
-  std::vector<json::JsonObject> RunJson(std::string_view sub) {
+  // One row per JSON line: its members in order, as (name, string value or
+  // number literal).
+  using Row = std::vector<std::pair<std::string, std::string>>;
+  std::vector<Row> RunJson(std::string_view sub) {
     opt_.json = true;
     std::istringstream lines(Run(sub));
     opt_.json = false;
-    std::vector<json::JsonObject> rows;
+    std::vector<Row> rows;
     std::string line;
     while (std::getline(lines, line)) {
-      auto object = json::ParseFlatObject(line);
+      auto object = json::ParseObject(line);
       EXPECT_TRUE(object.ok()) << line;
-      if (object.ok()) rows.push_back(*object);
+      if (!object.ok()) continue;
+      Row row;
+      for (const auto& [k, v] : object->items()) {
+        row.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+      }
+      rows.push_back(std::move(row));
     }
     return rows;
   }
 
-  static std::string Member(const json::JsonObject& o, const std::string& key) {
+  static std::string Member(const Row& o, const std::string& key) {
     for (const auto& [k, v] : o) {
-      if (k == key) return v.text;
+      if (k == key) return v;
     }
     return "<missing>";
   }

@@ -1,0 +1,218 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/cli.h"
+#include "common/json.h"
+#include "common/status_macros.h"
+#include "qtune/db/store.h"
+#include "tuner/cli/commands.h"
+#include "tuner/cli/flags.h"
+#include "tuner/core/model_zoo.h"
+#include "tuner/core/tasks.h"
+#include "tuner/core/tuner.h"
+#include "tuner/report/report.h"
+#include "tuner/rpc/agent_client.h"
+#include "tuner/search/search_strategy.h"
+
+ABSL_FLAG(int32_t, trials, qtune::tuner::kDefaultTrialsPerTask,
+          "measured configs per task (layer x dtype), at most; with --time-budget and no "
+          "--trials there is no cap (the scheduler spends the budget where it gains most)");
+ABSL_FLAG(int32_t, patience, qtune::tuner::kDefaultPatience,
+          "after the first 64 trials of a task, stop it once its best has not improved by 1% "
+          "within this many trials; 0 = never stop early");
+ABSL_FLAG(std::string, layers, "",
+          "comma-separated layer names to tune (see `qtune tasks`); empty = all");
+ABSL_FLAG(absl::Duration, time_budget, absl::ZeroDuration(),
+          "wall-clock budget of the whole job, e.g. 5m or 90s; 0 = none (every task gets at "
+          "least one batch)");
+ABSL_FLAG(bool, history, true,
+          "skip configs already measured on this device and count their best (--nohistory: "
+          "ignore earlier jobs)");
+ABSL_FLAG(double, min_repeat_ms, 20, "time each config for at least this long (ms)");
+ABSL_FLAG(int32_t, min_repeats, 3, "timed runs per config, at least");
+ABSL_FLAG(int32_t, max_repeats, 1000, "timed runs per config, at most");
+ABSL_FLAG(int32_t, warmup_runs, 1, "untimed runs before timing");
+ABSL_FLAG(int32_t, threads, 0, "threads per kernel run; 0 = the config's threads knob decides");
+ABSL_FLAG(double, trial_timeout_ms, 10000,
+          "per-trial limit on the device, compilation included (ms)");
+ABSL_FLAG(bool, flush_cache, false, "evict caches between timed runs");
+ABSL_FLAG(std::string, job_name, "",
+          "name of the job; a later `qtune tune` with the same name resumes it if it was "
+          "interrupted, failed or cancelled (same --model, --layers and --dtype)");
+ABSL_FLAG(int32_t, max_failures, qtune::tuner::kDefaultMaxFailuresInARow,
+          "give a layer up after this many failed trials in a row without any OK trial; 0 = never");
+
+namespace qtune::tuner {
+namespace {
+
+using json::Json;
+
+std::atomic<bool> g_interrupted{false};
+
+void OnInterrupt(int) {
+  g_interrupted.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+absl::StatusOr<proto::MeasureOptions> MeasureOptionsFromFlags() {
+  proto::MeasureOptions m = DefaultMeasureOptions();
+  m.set_min_repeat_ms(absl::GetFlag(FLAGS_min_repeat_ms));
+  m.set_min_repeats(absl::GetFlag(FLAGS_min_repeats));
+  m.set_max_repeats(absl::GetFlag(FLAGS_max_repeats));
+  m.set_warmup_runs(absl::GetFlag(FLAGS_warmup_runs));
+  m.set_threads(absl::GetFlag(FLAGS_threads));
+  m.set_timeout_ms(absl::GetFlag(FLAGS_trial_timeout_ms));
+  m.set_flush_cache(absl::GetFlag(FLAGS_flush_cache));
+  if (m.min_repeat_ms() < 0 || m.min_repeats() < 1 || m.max_repeats() < m.min_repeats() ||
+      m.warmup_runs() < 0 || m.threads() < 0 || m.timeout_ms() <= 0) {
+    return absl::InvalidArgumentError(
+        "measure flags out of range: need --min-repeat-ms >= 0, 1 <= --min-repeats <= "
+        "--max-repeats, --warmup-runs >= 0, --threads >= 0, --trial-timeout-ms > 0");
+  }
+  return m;
+}
+
+std::string ArgsJson(const TuneOptions& o, const std::vector<std::string>& layers,
+                     const std::string& agent) {
+  Json measure = {{"warmup_runs", o.measure.warmup_runs()},
+                  {"min_repeat_ms", json::Number(o.measure.min_repeat_ms())},
+                  {"min_repeats", o.measure.min_repeats()},
+                  {"max_repeats", o.measure.max_repeats()},
+                  {"threads", o.measure.threads()},
+                  {"flush_cache", o.measure.flush_cache()},
+                  {"timeout_ms", json::Number(o.measure.timeout_ms())}};
+  return json::Dump({{"model", o.model},
+                     {"dtype", absl::GetFlag(FLAGS_dtype)},
+                     {"layers", layers},
+                     {"trials", o.trials_per_task},
+                     {"patience", o.patience},
+                     {"strategy", o.strategy},
+                     {"transfer", o.transfer},
+                     {"seed", static_cast<int64_t>(o.seed)},
+                     {"batch_size", o.batch_size},
+                     {"time_budget_s", json::Number(absl::ToDoubleSeconds(o.time_budget))},
+                     {"history", o.use_history},
+                     {"agent", agent},
+                     {"measure", measure}});
+}
+
+int RunTune(const ParsedArgs& args) {
+  const std::string program = "qtune tune";
+  // Everything that can be checked without side effects comes first.
+  TuneOptions options;
+  std::vector<Task> tasks;
+  std::vector<std::string> layers = SplitList(absl::GetFlag(FLAGS_layers));
+  {
+    absl::Status status = [&]() -> absl::Status {
+      QTUNE_ASSIGN_OR_RETURN(const Model* model, FindModel(absl::GetFlag(FLAGS_model)));
+      QTUNE_ASSIGN_OR_RETURN(std::vector<kernels::DType> dtypes,
+                             ParseDTypeList(absl::GetFlag(FLAGS_dtype)));
+      QTUNE_ASSIGN_OR_RETURN(tasks, ExtractTasks(*model, dtypes, layers));
+      options.model = model->name;
+      options.strategy = absl::GetFlag(FLAGS_strategy);
+      QTUNE_RETURN_IF_ERROR(MakeSearchStrategy(options.strategy).status());
+      options.trials_per_task = absl::GetFlag(FLAGS_trials);
+      options.batch_size = absl::GetFlag(FLAGS_batch_size);
+      if (options.trials_per_task < 1) {
+        return absl::InvalidArgumentError("--trials must be at least 1");
+      }
+      options.patience = absl::GetFlag(FLAGS_patience);
+      if (options.patience < 0) return absl::InvalidArgumentError("--patience must not be negative");
+      options.transfer = absl::GetFlag(FLAGS_transfer);
+      if (options.batch_size < 1) {
+        return absl::InvalidArgumentError("--batch-size must be at least 1");
+      }
+      options.seed = absl::GetFlag(FLAGS_seed);
+      options.time_budget = absl::GetFlag(FLAGS_time_budget);
+      if (options.time_budget < absl::ZeroDuration()) {
+        return absl::InvalidArgumentError("--time-budget must not be negative");
+      }
+      if (options.time_budget > absl::ZeroDuration() && !args.given.count("trials")) {
+        options.trials_per_task = 0;  // the budget and convergence decide
+      }
+      options.use_history = absl::GetFlag(FLAGS_history);
+      options.job_name = absl::GetFlag(FLAGS_job_name);
+      options.max_failures_in_a_row = absl::GetFlag(FLAGS_max_failures);
+      if (options.max_failures_in_a_row < 0) {
+        return absl::InvalidArgumentError("--max-failures must not be negative");
+      }
+      QTUNE_ASSIGN_OR_RETURN(options.measure, MeasureOptionsFromFlags());
+      return absl::OkStatus();
+    }();
+    if (!status.ok()) return cli::ReportError(program, status);
+  }
+  const std::string agent_address = absl::GetFlag(FLAGS_agent);
+  options.args_json = ArgsJson(options, layers, agent_address);
+
+  absl::StatusOr<std::unique_ptr<AgentClient>> agent = AgentClient::Connect(agent_address, Token());
+  if (!agent.ok()) return cli::ReportError(program, agent.status());
+  const std::string db_path = absl::GetFlag(FLAGS_db);
+  absl::StatusOr<std::unique_ptr<db::Store>> store = db::Store::Open(db_path);
+  if (!store.ok()) return cli::ReportError(program, store.status());
+
+  // --json / --nojson decide when given; otherwise JSON lines unless stdout
+  // is a terminal.
+  const bool json =
+      args.given.count("json") ? absl::GetFlag(FLAGS_json) : !cli::StdoutIsTerminal();
+  std::unique_ptr<TuneObserver> observer;
+  ProgressBar* bar = nullptr;
+  if (json) {
+    observer = std::make_unique<JsonLinesObserver>(std::cout, db_path);
+  } else if (isatty(STDERR_FILENO)) {
+    auto progress = std::make_unique<ProgressBar>(stderr, options.trials_per_task);
+    bar = progress.get();
+    observer = std::move(progress);
+  }
+
+  std::atomic<bool>& cancel = g_interrupted;
+  options.cancel = &cancel;
+  std::signal(SIGINT, OnInterrupt);
+  TuneReport report;
+  absl::Status status = Tune(**agent, **store, tasks, options, observer.get(), &report);
+  std::signal(SIGINT, SIG_DFL);
+  if (bar) bar->Finish();
+
+  if (!report.job_id.empty()) {
+    Table table = BuildTable(report);
+    if (json) {
+      PrintTableJson(table, std::cout);
+      PrintSummaryJson(report, db_path, std::cout);
+    } else {
+      PrintTable(table, std::cout);
+      PrintSummary(report, db_path, std::cout);
+    }
+    std::cout.flush();
+  }
+  if (!status.ok()) {
+    const int code = cli::ReportError(program, status);
+    return status.code() == absl::StatusCode::kCancelled ? 130 : code;
+  }
+  return 0;
+}
+
+
+}  // namespace
+
+Command TuneCommand() {
+  return {Subcommand{"tune", "", "Tune a model's layers on a device and record every trial in the database.",
+       "For each layer and dtype, asks the agent for the op's configuration space, measures\n"
+       "configs proposed by the search strategy in batches, and stores every trial. Prints\n"
+       "a progress line on a terminal (JSON lines with --json or when stdout is not a\n"
+       "terminal) and finally a per-layer table with the int8 speedup over fp32.\n"
+       "Exit status: 0 done, 1 failed, 2 bad input, 3 agent unreachable, 130 interrupted.",
+       {"model", "agent", "db", "dtype", "trials", "time_budget", "patience", "layers",
+        "strategy", "transfer", "json", "token", "seed", "batch_size", "history", "job_name",
+        "max_failures", "min_repeat_ms", "min_repeats", "max_repeats", "warmup_runs", "threads",
+        "trial_timeout_ms", "flush_cache"}, ""}, RunTune};
+}
+
+}  // namespace qtune::tuner

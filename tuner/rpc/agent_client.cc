@@ -1,0 +1,138 @@
+#include "tuner/rpc/agent_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "proto/convert.h"
+#include "proto/qtune.grpc.pb.h"
+
+namespace qtune::tuner {
+namespace {
+
+constexpr double kDefaultTrialTimeoutMs = 10000;  // MeasureOptions.timeout_ms == 0
+
+// "HOST:PORT" (HOST may be a bracketed IPv6 literal) with a port in 1..65535.
+absl::Status ValidateAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad agent address '", address, "': expected HOST:PORT"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+}  // namespace
+
+struct AgentClient::Impl {
+  std::string address;
+  std::string token;
+  AgentClientOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<proto::DeviceAgent::Stub> stub;
+  proto::DeviceInfo info;
+
+  void Prepare(grpc::ClientContext& context, absl::Duration timeout) const {
+    context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+    if (!token.empty()) context.AddMetadata(kTokenMetadataKey, token);
+  }
+  std::string What() const { return absl::StrCat("qtune-agent at ", address); }
+};
+
+AgentClient::AgentClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AgentClient::~AgentClient() = default;
+
+absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
+    const std::string& address, const std::string& token, const AgentClientOptions& options) {
+  QTUNE_RETURN_IF_ERROR(ValidateAddress(address));
+  auto impl = std::make_unique<Impl>();
+  impl->address = address;
+  impl->token = token;
+  impl->options = options;
+  grpc::ChannelArguments args;
+  // The agent is reached directly (loopback, adb forward): never via an
+  // HTTP proxy from the environment.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  impl->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  impl->stub = proto::DeviceAgent::NewStub(impl->channel);
+
+  grpc::ClientContext context;
+  impl->Prepare(context, options.connect_timeout);
+  grpc::Status status =
+      impl->stub->GetDeviceInfo(&context, proto::GetDeviceInfoRequest(), &impl->info);
+  if (!status.ok()) {
+    const grpc::StatusCode code = status.error_code();
+    if (code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED) {
+      return FromGrpc(status, absl::StrCat(impl->What(), " refused the connection (check --token)"));
+    }
+    // Anything else (refused, timed out, not a qtune-agent at all): unreachable.
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach qtune-agent at ", address, ": ", status.error_message()));
+  }
+  if (impl->info.device_key().empty()) {
+    return absl::InternalError(absl::StrCat(impl->What(), " reported no device key"));
+  }
+  return std::unique_ptr<AgentClient>(new AgentClient(std::move(impl)));
+}
+
+const std::string& AgentClient::address() const { return impl_->address; }
+const proto::DeviceInfo& AgentClient::device_info() const { return impl_->info; }
+
+absl::StatusOr<proto::DeviceInfo> AgentClient::GetDeviceInfo() { return impl_->info; }
+
+absl::StatusOr<kernels::ConfigSpace> AgentClient::DescribeSpace(const kernels::OpSpec& op) {
+  proto::DescribeSpaceRequest request;
+  *request.mutable_op() = ToProto(op);
+  proto::ConfigSpace reply;
+  grpc::ClientContext context;
+  impl_->Prepare(context, impl_->options.rpc_timeout);
+  QTUNE_RETURN_IF_ERROR(FromGrpc(impl_->stub->DescribeSpace(&context, request, &reply),
+                                 absl::StrCat(impl_->What(), " DescribeSpace")));
+  absl::StatusOr<kernels::ConfigSpace> space = FromProto(reply);
+  if (!space.ok()) {
+    return absl::InternalError(absl::StrCat(impl_->What(), " sent an unusable config space: ",
+                                            space.status().message()));
+  }
+  return space;
+}
+
+absl::Status AgentClient::RunTrials(
+    const kernels::OpSpec& op, const std::vector<kernels::Config>& configs,
+    const proto::MeasureOptions& options,
+    const std::function<void(const proto::TrialResult&)>& on_result) {
+  if (configs.empty()) return absl::OkStatus();
+  proto::RunTrialsRequest request;
+  *request.mutable_op() = ToProto(op);
+  for (const kernels::Config& c : configs) *request.add_configs() = ToProto(c);
+  *request.mutable_options() = options;
+
+  const double per_trial_ms = options.timeout_ms() > 0 ? options.timeout_ms()
+                                                         : kDefaultTrialTimeoutMs;
+  const absl::Duration deadline =
+      static_cast<double>(configs.size()) *
+          (absl::Milliseconds(per_trial_ms) + impl_->options.trial_slack) +
+      impl_->options.trial_slack;
+  grpc::ClientContext context;
+  impl_->Prepare(context, deadline);
+  std::unique_ptr<grpc::ClientReader<proto::TrialResult>> reader =
+      impl_->stub->RunTrials(&context, request);
+  proto::TrialResult result;
+  while (reader->Read(&result)) on_result(result);
+  return FromGrpc(reader->Finish(), absl::StrCat(impl_->What(), " RunTrials"));
+}
+
+}  // namespace qtune::tuner
