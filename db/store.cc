@@ -673,11 +673,11 @@ std::string ProcessStart(int64_t pid) {
   return fields.size() > 19 ? std::string(fields[19]) : "";
 }
 
-bool HeartbeatStale(const std::string& heartbeat_at) {
+bool HeartbeatStale(const std::string& heartbeat_at, const Clock& clock) {
   absl::Time beat;
   std::string error;
   if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", heartbeat_at, &beat, &error)) return true;
-  return absl::Now() - beat > absl::Seconds(kJobHeartbeatTimeoutSeconds);
+  return clock.Now() - beat > absl::Seconds(kJobHeartbeatTimeoutSeconds);
 }
 
 }  // namespace
@@ -686,14 +686,14 @@ std::string CurrentJobOwner() {
   return absl::StrCat(HostName(), ":", getpid(), ":", ProcessStart(getpid()));
 }
 
-bool JobOwnerGone(const std::string& owner, const std::string& heartbeat_at) {
+bool JobOwnerGone(const std::string& owner, const std::string& heartbeat_at, const Clock& clock) {
   std::vector<std::string> parts = absl::StrSplit(owner, ':');
   int64_t pid = 0;
   if (parts.size() == 3 && parts[0] == HostName() && absl::SimpleAtoi(parts[1], &pid) &&
       pid > 0 && !parts[2].empty()) {
     return ProcessStart(pid) != parts[2];
   }
-  return HeartbeatStale(heartbeat_at);
+  return HeartbeatStale(heartbeat_at, clock);
 }
 
 struct Store::Impl {

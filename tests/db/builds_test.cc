@@ -205,6 +205,16 @@ TEST(JobOwnerTest, TellsLiveFromDeadOwners) {
   EXPECT_TRUE(JobOwnerGone("", ""));
 }
 
+TEST(JobOwnerTest, AnOwnerElsewhereIsGoneExactlyWhenItsHeartbeatIsStale) {
+  FakeClock clock;
+  const std::string beat = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", clock.Now(), absl::UTCTimeZone());
+  for (int seconds = 0; seconds <= 2 * kJobHeartbeatTimeoutSeconds; seconds += 45) {
+    FakeClock later(clock.Now() + absl::Seconds(seconds));
+    EXPECT_EQ(JobOwnerGone("elsewhere:12:34", beat, later), seconds > kJobHeartbeatTimeoutSeconds)
+        << seconds << " s after the heartbeat";
+  }
+}
+
 TEST(JobOwnerTest, AJobWhoseProcessDiedIsInterruptedAndCanBeResumed) {
   const std::string path = ScratchDir() + "/q.db";
   OpenOrDie(path).reset();

@@ -142,6 +142,9 @@ class Job {
                             const std::vector<Config>& configs,
                             std::vector<Measurement>& measured);
   bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+  absl::Time Now() const {
+    return (options_.clock != nullptr ? *options_.clock : Clock::Real()).Now();
+  }
 
   Runner& runner_;
   db::Store& store_;
@@ -432,7 +435,7 @@ absl::Status Job::StepTask(size_t index) {
 }
 
 absl::Status Job::Run(const std::vector<Task>& tasks) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Now();
   deadline_ = options_.time_budget > absl::ZeroDuration() ? start + options_.time_budget
                                                           : absl::InfiniteFuture();
   if (options_.trials_per_task < 0 || options_.batch_size < 1 || options_.warm_trials < 1 ||
@@ -473,7 +476,7 @@ absl::Status Job::Run(const std::vector<Task>& tasks) {
     if (!next) next = scheduler_->Next();
     if (!next) break;
     const size_t i = *next;
-    const absl::Time now = absl::Now();
+    const absl::Time now = Now();
     if (i == started) {
       status = StartTask(i, tasks[i]);
       if (!status.ok() || runs_[i].ended) continue;
@@ -492,10 +495,10 @@ absl::Status Job::Run(const std::vector<Task>& tasks) {
     status = StepTask(i);
   }
   for (size_t i = 0; i < runs_.size(); ++i) {
-    EndTask(i, absl::Now() >= deadline_ ? "deadline" : status.ok() ? "done" : "stopped");
+    EndTask(i, Now() >= deadline_ ? "deadline" : status.ok() ? "done" : "stopped");
   }
 
-  report_.wall_s = absl::ToDoubleSeconds(absl::Now() - start);
+  report_.wall_s = absl::ToDoubleSeconds(Now() - start);
   report_.measure_s = measure_ms_ / 1000.0;
   report_.overhead_ms_per_trial =
       report_.trials > 0 ? (report_.wall_s - report_.measure_s) * 1000.0 / report_.trials : 0;

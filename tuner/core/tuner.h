@@ -30,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "proto/qtune.pb.h"
 #include "qtune/db/store.h"
 #include "tuner/search/features.h"
@@ -103,6 +104,9 @@ struct TuneOptions {
   std::string job_name;
   std::string args_json = "{}";  // the job's options, stored with the job
   const std::atomic<bool>* cancel = nullptr;  // not owned; may be null
+  // The time source of the budget, the warm-up shares and the report's
+  // timings; not owned; null = Clock::Real().
+  const Clock* clock = nullptr;
 };
 
 struct BestTrial {

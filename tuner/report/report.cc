@@ -199,7 +199,7 @@ void PrintSummary(const TuneReport& report, const std::string& db_path, std::ost
 
 void ProgressBar::OnJobStart(const TuneReport& report, size_t num_tasks) {
   num_tasks_ = num_tasks;
-  start_ = absl::Now();
+  start_ = clock_.Now();
 }
 
 void ProgressBar::OnTaskStart(size_t index, const TaskOutcome& task) { Draw(index, task); }
@@ -222,7 +222,7 @@ void ProgressBar::Draw(size_t index, const TaskOutcome& task) {
                                      task.task.name, bar, task.trials);
   if (trials_per_task_ > 0) absl::StrAppendFormat(&line, "/%d", budget);
   if (task.best) absl::StrAppendFormat(&line, "  best %.1f us", task.best->median_us);
-  absl::StrAppendFormat(&line, "  %.0fs", absl::ToDoubleSeconds(absl::Now() - start_));
+  absl::StrAppendFormat(&line, "  %.0fs", absl::ToDoubleSeconds(clock_.Now() - start_));
   // Blank out the rest of a longer previous line.
   const size_t width = line.size();
   if (width < last_width_) line.append(last_width_ - width, ' ');

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "tuner/core/tuner.h"
 
 namespace qtune::tuner {
@@ -67,9 +68,10 @@ void PrintSummary(const TuneReport& report, const std::string& db_path, std::ost
 // task's trials, its best so far, elapsed time. Finish() ends the line.
 class ProgressBar final : public TuneObserver {
  public:
-  // `trials_per_task` is the bar's denominator.
-  ProgressBar(std::FILE* tty, int trials_per_task)
-      : tty_(tty), trials_per_task_(trials_per_task) {}
+  // `trials_per_task` is the bar's denominator; `clock` (not owned) times
+  // the job.
+  ProgressBar(std::FILE* tty, int trials_per_task, const Clock& clock = Clock::Real())
+      : tty_(tty), trials_per_task_(trials_per_task), clock_(clock), start_(clock.Now()) {}
   void OnJobStart(const TuneReport& report, size_t num_tasks) override;
   void OnTaskStart(size_t index, const TaskOutcome& task) override;
   void OnTrial(size_t index, const TaskOutcome& task, const db::TrialRecord& trial) override;
@@ -81,8 +83,9 @@ class ProgressBar final : public TuneObserver {
 
   std::FILE* tty_;
   int trials_per_task_;
+  const Clock& clock_;
   size_t num_tasks_ = 0;
-  absl::Time start_ = absl::Now();
+  absl::Time start_;
   size_t last_width_ = 0;
   bool drawn_ = false;
 };

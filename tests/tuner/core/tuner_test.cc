@@ -91,6 +91,7 @@ class FakeRunner : public Runner {
         r.set_repeats(3);
         r.set_measure_ms(2.5);
       }
+      if (clock != nullptr) clock->Advance(per_trial);
       on_result(r);
       ++delivered;
       if (cancel_after_first != nullptr) cancel_after_first->store(true);
@@ -103,6 +104,8 @@ class FakeRunner : public Runner {
   bool big_space = false;       // 64 x 4 configs instead of 4 x 2
   bool fail_dense = false;      // every trial of a dense op is WRONG_OUTPUT
   int timeout_tile = -1;        // tile=timeout_tile,unroll=1 always times out
+  const FakeClock* clock = nullptr;  // when set, every trial takes `per_trial` on it
+  absl::Duration per_trial = absl::Milliseconds(100);
   bool flat = false;            // every config equally fast
   bool dense_unimplemented = false;
   int lose_device_after = -1;   // deliver this many results in total, then fail
@@ -693,6 +696,80 @@ TEST_F(TunerTest, ANamedJobResumesWhereItStopped) {
   absl::Status mismatch = Tune(runner_, *store_, tasks, other, nullptr, &again);
   EXPECT_EQ(mismatch.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(mismatch.message(), HasSubstr("other tasks"));
+}
+
+// ---------------------------------------------------------------------------
+// Time, driven by a fake clock: every trial of the fake device takes 100 ms.
+
+class TunerClockTest : public TunerTest {
+ protected:
+  TuneReport TuneFor(absl::Duration budget, int patience = 0, int warm_trials = 16) {
+    FakeClock clock;
+    runner_.clock = &clock;
+    runner_.big_space = true;
+    TuneOptions options = Options(0, 4);
+    options.clock = &clock;
+    options.time_budget = budget;
+    options.patience = patience;
+    options.warm_trials = warm_trials;
+    options.strategy = "random";
+    options.use_history = false;
+    TuneReport report;
+    EXPECT_TRUE(Tune(runner_, *store_, Tasks({"fc", "layer4.0.downsample"}, {DType::kInt8}),
+                     options, nullptr, &report)
+                    .ok());
+    runner_.clock = nullptr;
+    return report;
+  }
+};
+
+// A batch starts only before the deadline, and every task gets at least one:
+// a budget B buys max(2, ceil(B / 400 ms)) batches of 4 trials.
+TEST_F(TunerClockTest, TheBudgetBuysWhatItSaysAtEveryValue) {
+  for (int tenths = 1; tenths <= 120; tenths += 7) {
+    const absl::Duration budget = absl::Milliseconds(100 * tenths);
+    const TuneReport report = TuneFor(budget);
+    const int64_t batches = std::max<int64_t>(2, (tenths + 3) / 4);
+    EXPECT_EQ(report.trials, 4 * batches) << "budget " << budget;
+    EXPECT_NEAR(report.wall_s, 0.4 * static_cast<double>(batches), 1e-9) << "budget " << budget;
+    for (const TaskOutcome& t : report.tasks) {
+      EXPECT_GE(t.trials, 4) << t.task.name << " budget " << budget;
+      EXPECT_EQ(t.end_reason, "deadline") << t.task.name << " budget " << budget;
+    }
+  }
+}
+
+// During the warm-up each task gets an equal share of what is left when it
+// starts: the first of two tasks half the budget, the second the rest.
+TEST_F(TunerClockTest, WarmUpSharesSplitTheBudget) {
+  const TuneReport report = TuneFor(absl::Seconds(4), /*patience=*/0, /*warm_trials=*/1000);
+  ASSERT_EQ(report.tasks.size(), 2u);
+  EXPECT_EQ(report.tasks[0].trials, 20);  // batches starting at 0, .4, ... 1.6 s: until 2 s
+  EXPECT_EQ(report.tasks[1].trials, 20);  // 2.0 .. 3.6 s
+}
+
+TEST_F(TunerClockTest, SameClockSameJob) {
+  const TuneReport a = TuneFor(absl::Seconds(3));
+  const TuneReport b = TuneFor(absl::Seconds(3));
+  std::vector<std::string> configs_a, configs_b;
+  for (const db::TrialRecord& t : Trials(a.job_id)) configs_a.push_back(t.config);
+  for (const db::TrialRecord& t : Trials(b.job_id)) configs_b.push_back(t.config);
+  EXPECT_EQ(configs_a, configs_b);
+}
+
+// With a flat device nothing improves: a task converges at the first batch
+// that ends its warm-up and holds more than `patience` trials (the window
+// needs a best from before it), at every patience.
+TEST_F(TunerClockTest, PatienceEndsFlatTasksAtEveryValue) {
+  runner_.flat = true;
+  for (int patience : {4, 8, 16, 24, 40, 64}) {
+    const TuneReport report = TuneFor(absl::Hours(1), patience);
+    for (const TaskOutcome& t : report.tasks) {
+      const int64_t expected = (std::max(16, patience + 1) + 3) / 4 * 4;  // whole batches
+      EXPECT_EQ(t.end_reason, "converged") << t.task.name << " patience " << patience;
+      EXPECT_EQ(t.trials, expected) << t.task.name << " patience " << patience;
+    }
+  }
 }
 
 }  // namespace

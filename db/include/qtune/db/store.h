@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 
 namespace qtune::db {
 
@@ -95,7 +96,8 @@ std::string CurrentJobOwner();
 // and no process with its pid and start time exists. Owners on other hosts
 // (and empty ones) are judged by the heartbeat instead: gone when
 // `heartbeat_at` is older than kJobHeartbeatTimeout (or empty).
-bool JobOwnerGone(const std::string& owner, const std::string& heartbeat_at);
+bool JobOwnerGone(const std::string& owner, const std::string& heartbeat_at,
+                  const Clock& clock = Clock::Real());
 // A job's owner writes a heartbeat with every batch of trials; a running job
 // on another host without one for this long counts as interrupted.
 inline constexpr int kJobHeartbeatTimeoutSeconds = 15 * 60;
