@@ -10,13 +10,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "kernels/src/strings.h"
 
 namespace qtune::kernels {
 namespace {
 
-using internal::Split;
 using internal::Sv;
 
 constexpr int64_t kMaxTensorElements = (int64_t{1} << 31) - 1;
@@ -41,8 +41,8 @@ absl::StatusOr<int> ParseInt(std::string_view field, std::string_view text) {
 // Parses "A", "AxB", ... into exactly 1..max_parts integers.
 absl::StatusOr<std::vector<int>> ParseParts(std::string_view field, std::string_view text) {
   std::vector<int> parts;
-  for (std::string_view part : Split(text, 'x')) {
-    QTUNE_ASSIGN_OR_RETURN(int v, ParseInt(field, part));
+  for (absl::string_view part : absl::StrSplit(Sv(text), 'x')) {
+    QTUNE_ASSIGN_OR_RETURN(int v, ParseInt(field, Sv(part)));
     parts.push_back(v);
   }
   return parts;
@@ -106,7 +106,8 @@ absl::Status SetField(std::string_view name, std::string_view value, OpSpec& op)
 // Field list without validation.
 absl::Status ApplyFields(std::string_view fields, OpSpec& op) {
   if (fields.empty()) return absl::OkStatus();
-  for (std::string_view item : Split(fields, ',')) {
+  for (absl::string_view piece : absl::StrSplit(Sv(fields), ',')) {
+    const std::string_view item = Sv(piece);
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos || eq == 0) {
       return absl::InvalidArgumentError(

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/ascii.h"
 #include "common/status_macros.h"
@@ -141,7 +142,6 @@ using internal::kFamilyKnob;
 using internal::KernelFamily;
 using internal::MergeSpaces;
 using internal::SpaceSpec;
-using internal::Split;
 using internal::Sv;
 
 absl::Status SizeError(std::string_view what, size_t got, int64_t want, const OpSpec& op) {
@@ -250,8 +250,8 @@ Target HostTarget() {
   // An unset or empty variable offers every available path.
   const char* forced = std::getenv("QTUNE_KERNEL_PATHS");
   if (forced != nullptr && !absl::StripAsciiWhitespace(forced).empty()) {
-    for (std::string_view name : Split(forced, ',')) {
-      const std::string path(absl::StripAsciiWhitespace(Sv(name)));
+    for (absl::string_view name : absl::StrSplit(forced, ',')) {
+      const std::string path(absl::StripAsciiWhitespace(name));
       if (std::find(available.begin(), available.end(), path) != available.end() &&
           std::find(target.paths.begin(), target.paths.end(), path) == target.paths.end()) {
         target.paths.push_back(path);
