@@ -1,10 +1,13 @@
 #include "qtune/kernels/verify.h"
 
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -80,29 +83,108 @@ TEST(MakeOpInstanceTest, BytesArePinned) {
   auto i8 = MakeOpInstance(Parse("conv2d/int8/H=6,W=5,C=3,K=4,R=3,S=3,pad=1"), 7);
   auto f32 = MakeOpInstance(Parse("dense/fp32/N=2,C=9,K=5,act=relu"), 7);
   ASSERT_TRUE(i8.ok() && f32.ok());
-  EXPECT_EQ(InstanceHash(**i8), 0xaf754a0568ae810bull) << std::hex << InstanceHash(**i8);
+  EXPECT_EQ(InstanceHash(**i8), 0x91c43b0c34f44ae8ull) << std::hex << InstanceHash(**i8);
   EXPECT_EQ(InstanceHash(**f32), 0xde3131337b31a702ull) << std::hex << InstanceHash(**f32);
 }
 
 TEST(MakeOpInstanceTest, Int8OutputsSpreadOverTheRange) {
-  for (const char* text : {"conv2d/int8/H=14,W=14,C=32,K=32,R=3,S=3,pad=1",
-                           "conv2d/int8/H=16,W=16,C=3,K=16,R=7,S=7,stride=2,pad=3",
-                           "dense/int8/N=4,C=512,K=100"}) {
-    auto inst = MakeOpInstance(Parse(text), 1);
-    ASSERT_TRUE(inst.ok()) << inst.status();
-    const OpSpec& op = (*inst)->op;
-    const QuantParams& q = (*inst)->data.quant;
-    EXPECT_NE(q.input_zero_point, 0);
-    EXPECT_NE(q.output_zero_point, 0);
-    const uint8_t* y = (*inst)->reference.as<uint8_t>();
-    std::set<int> distinct;
-    int64_t clamped = 0;
-    for (int64_t i = 0; i < op.output_elements(); ++i) {
-      distinct.insert(y[i]);
-      clamped += y[i] == 0 || y[i] == 255;
+  // Every zero-point class (seed % 3), edge zero points included.
+  for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
+    for (const char* text : {"conv2d/int8/H=14,W=14,C=32,K=32,R=3,S=3,pad=1",
+                             "conv2d/int8/H=16,W=16,C=3,K=16,R=7,S=7,stride=2,pad=3",
+                             "dense/int8/N=4,C=512,K=100"}) {
+      auto inst = MakeOpInstance(Parse(text), seed);
+      ASSERT_TRUE(inst.ok()) << inst.status();
+      const OpSpec& op = (*inst)->op;
+      const uint8_t* y = (*inst)->reference.as<uint8_t>();
+      std::set<int> distinct;
+      int64_t clamped = 0;
+      for (int64_t i = 0; i < op.output_elements(); ++i) {
+        distinct.insert(y[i]);
+        clamped += y[i] == 0 || y[i] == 255;
+      }
+      EXPECT_GT(distinct.size(), 100u) << text << " seed " << seed;
+      EXPECT_LT(clamped, op.output_elements() / 10) << text << " seed " << seed;
     }
-    EXPECT_GT(distinct.size(), 100u) << text;
-    EXPECT_LT(clamped, op.output_elements() / 10) << text;
+  }
+}
+
+TEST(MakeOpInstanceTest, Int8ReluOutputsAreNotMostlyClamped) {
+  for (uint64_t seed : {1, 2, 3}) {
+    for (const char* text : {"conv2d/int8/H=14,W=14,C=32,K=32,R=3,S=3,pad=1,act=relu",
+                             "conv2d/int8/H=14,W=14,C=32,K=32,R=3,S=3,pad=1,act=relu6"}) {
+      auto inst = MakeOpInstance(Parse(text), seed);
+      ASSERT_TRUE(inst.ok()) << inst.status();
+      const OpSpec& op = (*inst)->op;
+      const QuantParams& q = (*inst)->data.quant;
+      ASSERT_LT(q.output_min, q.output_max) << text << " seed " << seed;
+      const uint8_t* y = (*inst)->reference.as<uint8_t>();
+      int64_t clamped = 0;
+      for (int64_t i = 0; i < op.output_elements(); ++i) {
+        clamped += y[i] == q.output_min || y[i] == q.output_max;
+      }
+      EXPECT_LT(clamped, op.output_elements() * 6 / 10) << text << " seed " << seed;
+    }
+  }
+}
+
+// Edge values: activations 0 and 255 and weights -128 and 127 in about 1/16
+// of the elements (runs of 4), weights over all of [-128, 127].
+TEST(MakeOpInstanceTest, Int8InputsContainEdgeValues) {
+  const OpSpec op = Parse("conv2d/int8/H=16,W=16,C=32,K=32,R=3,S=3,pad=1");
+  for (uint64_t seed : {1, 2, 3}) {
+    auto inst = MakeOpInstance(op, seed);
+    ASSERT_TRUE(inst.ok()) << inst.status();
+    const uint8_t* x = (*inst)->input.as<uint8_t>();
+    const int64_t nx = op.input_elements();
+    int64_t x0 = 0, x255 = 0;
+    for (int64_t i = 0; i < nx; ++i) {
+      x0 += x[i] == 0;
+      x255 += x[i] == 255;
+    }
+    const std::vector<int8_t>& w = (*inst)->data.weights_s8;
+    const int64_t nw = static_cast<int64_t>(w.size());
+    int64_t wmin = 0, wmax = 0;
+    for (int8_t v : w) {
+      wmin += v == -128;
+      wmax += v == 127;
+    }
+    // Each edge: 1/32 of the elements from edge runs plus 1/256 of the rest.
+    const double expected = 1.0 / 32 + 15.0 / 16 / 256;
+    for (auto [count, n, what] : {std::tuple{x0, nx, "x == 0"}, std::tuple{x255, nx, "x == 255"},
+                                  std::tuple{wmin, nw, "w == -128"},
+                                  std::tuple{wmax, nw, "w == 127"}}) {
+      EXPECT_GT(count, n * expected / 2) << what << " seed " << seed;
+      EXPECT_LT(count, n * expected * 2) << what << " seed " << seed;
+    }
+  }
+}
+
+// Zero points per seed: seed % 3 == 1 (the default seed 1 included) gives
+// input 255 / output 0, seed % 3 == 2 input 0 / output 255 (0 under a
+// ReLU), seed % 3 == 0 mid-range ones.
+TEST(MakeOpInstanceTest, ZeroPointsDependOnTheSeed) {
+  const OpSpec plain = Parse("dense/int8/N=2,C=64,K=16");
+  const OpSpec relu = Parse("dense/int8/N=2,C=64,K=16,act=relu");
+  auto zero_points = [](const OpSpec& op, uint64_t seed) {
+    auto inst = MakeOpInstance(op, seed);
+    EXPECT_TRUE(inst.ok()) << inst.status();
+    return std::pair{(*inst)->data.quant.input_zero_point, (*inst)->data.quant.output_zero_point};
+  };
+  for (uint64_t seed : {1, 4, 7, 100}) {
+    EXPECT_EQ(zero_points(plain, seed), std::pair(255, 0)) << seed;
+    EXPECT_EQ(zero_points(relu, seed), std::pair(255, 0)) << seed;
+  }
+  for (uint64_t seed : {2, 5, 101}) {
+    EXPECT_EQ(zero_points(plain, seed), std::pair(0, 255)) << seed;
+    EXPECT_EQ(zero_points(relu, seed), std::pair(0, 0)) << seed;
+  }
+  for (uint64_t seed : {3, 6, 99}) {
+    auto [zx, zo] = zero_points(plain, seed);
+    EXPECT_GE(zx, 96);
+    EXPECT_LT(zx, 160);
+    EXPECT_GE(zo, 96);
+    EXPECT_LT(zo, 160);
   }
 }
 
@@ -188,6 +270,123 @@ TEST(AlignedBufferTest, RecycledLargeBuffersAreZeroedAndAligned) {
       std::memset(b.data(), 0x5A, bytes);  // dirty it before it is freed
     }
   }
+}
+
+}  // namespace
+}  // namespace qtune::kernels
+
+namespace qtune::kernels {
+namespace {
+
+TEST(AlignedBufferTest, OwnPagesArePageAlignedZeroedAndCanBeMadeReadOnly) {
+  AlignedBuffer b = AlignedBuffer::OwnPages(5000);
+  ASSERT_NE(b.data(), nullptr);
+  EXPECT_EQ(b.size(), 5000u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 4096, 0u);
+  const uint8_t* p = b.as<uint8_t>();
+  EXPECT_TRUE(std::all_of(p, p + b.size(), [](uint8_t v) { return v == 0; }));
+  ASSERT_TRUE(b.SetReadOnly(true).ok());
+  EXPECT_EQ(b.as<uint8_t>()[4999], 0);  // still readable
+  ASSERT_TRUE(b.SetReadOnly(false).ok());
+  b.as<uint8_t>()[4999] = 7;
+  EXPECT_TRUE(AlignedBuffer::OwnPages(0).SetReadOnly(true).ok());
+  EXPECT_EQ(AlignedBuffer(64).SetReadOnly(true).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(AlignedBufferDeathTest, WritingAReadOnlyBufferFaults) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        AlignedBuffer b = AlignedBuffer::OwnPages(100);
+        if (!b.SetReadOnly(true).ok()) std::_Exit(1);
+        b.as<volatile uint8_t>()[10] = 1;
+        std::_Exit(0);
+      },
+      ::testing::KilledBySignal(SIGSEGV), "");
+}
+
+TEST(GuardedBufferTest, OutputIsAlignedAndIntactGuardsPass) {
+  GuardedBuffer b(1260);
+  ASSERT_EQ(b.size(), 1260u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 64, 0u);
+  b.FillOutput(0xA5);
+  const uint8_t* p = static_cast<const uint8_t*>(b.data());
+  EXPECT_TRUE(std::all_of(p, p + b.size(), [](uint8_t v) { return v == 0xA5; }));
+  EXPECT_TRUE(b.CheckGuards().ok());
+  EXPECT_EQ(b.CheckGuards().Describe(1260), "");
+}
+
+TEST(GuardedBufferTest, ReportsHowFarWritesReached) {
+  GuardedBuffer b(200704);
+  uint8_t* out = static_cast<uint8_t*>(b.data());
+  out[200704] ^= 1;
+  GuardedBuffer::Breach breach = b.CheckGuards();
+  EXPECT_EQ(breach.after, 1u);
+  EXPECT_EQ(breach.before, 0u);
+  EXPECT_EQ(breach.Describe(200704), "wrote 1 byte past the end of the 200704-byte output");
+  out[200704 + 63] ^= 1;  // the farthest byte counts, not the number changed
+  out[-2] ^= 1;
+  breach = b.CheckGuards();
+  EXPECT_EQ(breach.Describe(200704),
+            "wrote 2 bytes before the start of the 200704-byte output; "
+            "wrote 64 bytes past the end of the 200704-byte output");
+  out[-static_cast<ptrdiff_t>(GuardedBuffer::kGuardBytes)] ^= 1;
+  EXPECT_THAT(b.CheckGuards().Describe(200704), ::testing::HasSubstr("at least 4096 bytes before"));
+  b.ResetGuards();
+  EXPECT_TRUE(b.CheckGuards().ok());
+  // A store of the guard's own neighbouring bytes still shows.
+  std::memmove(out + 200704, out + 200704 + 1, 8);
+  EXPECT_FALSE(b.CheckGuards().ok());
+}
+
+TEST(SealOpInstanceTest, SealedTensorsAreReadOnlyAndChangesAreDetected) {
+  for (const char* text : {"conv2d/int8/H=6,W=6,C=4,K=8,R=3,S=3", "dense/fp32/N=2,C=9,K=5"}) {
+    auto made = MakeOpInstance(Parse(text), 5);
+    ASSERT_TRUE(made.ok());
+    OpInstance& inst = **made;
+    EXPECT_TRUE(CheckOpInstance(inst).ok());  // not sealed: nothing to check
+    ASSERT_TRUE(SealOpInstance(inst).ok());
+    EXPECT_TRUE(inst.sealed);
+    EXPECT_TRUE(CheckOpInstance(inst).ok());
+
+    // A test hook may unprotect a tensor; a change is then caught by the
+    // checksum, named by part.
+    struct Case {
+      AlignedBuffer* buffer;
+      const char* part;
+    };
+    for (Case c : {Case{&inst.reference, "reference corrupted"},
+                   Case{&inst.input, "input corrupted"},
+                   Case{inst.magnitude.size() > 0 ? &inst.magnitude : nullptr,
+                        "reference corrupted"}}) {
+      if (c.buffer == nullptr) continue;
+      ASSERT_TRUE(c.buffer->SetReadOnly(false).ok());
+      c.buffer->as<uint8_t>()[c.buffer->size() - 1] ^= 0x80;
+      absl::Status status = CheckOpInstance(inst);
+      EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << text;
+      EXPECT_THAT(status.message(), ::testing::HasSubstr(c.part)) << text;
+      c.buffer->as<uint8_t>()[c.buffer->size() - 1] ^= 0x80;
+      EXPECT_TRUE(CheckOpInstance(inst).ok()) << text;
+    }
+    if (inst.op.dtype == DType::kInt8) {
+      inst.data.bias_s32[1] += 1;
+    } else {
+      inst.data.weights_f32[0] = -inst.data.weights_f32[0];
+    }
+    EXPECT_THAT(CheckOpInstance(inst).message(), ::testing::HasSubstr("constants corrupted"));
+  }
+}
+
+TEST(SealOpInstanceDeathTest, WritingASealedReferenceFaults) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto made = MakeOpInstance(Parse("dense/int8/N=1,C=16,K=8"), 1);
+        if (!made.ok() || !SealOpInstance(**made).ok()) std::_Exit(1);
+        (*made)->reference.as<volatile uint8_t>()[0] = 1;
+        std::_Exit(0);
+      },
+      ::testing::KilledBySignal(SIGSEGV), "");
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
@@ -26,38 +27,124 @@ namespace qtune::kernels {
 
 inline constexpr double kFp32RelativeTolerance = 1e-6;
 
-// A 64-byte aligned, zero-initialised byte buffer.
+// A 64-byte aligned, zero-initialised byte buffer. Move-only.
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
+  // From the heap (large blocks are recycled within the process).
   explicit AlignedBuffer(size_t bytes);
+  // On whole pages of its own (mmap), page-aligned, so that it can be made
+  // read-only without touching any other data.
+  static AlignedBuffer OwnPages(size_t bytes);
+
   size_t size() const { return size_; }
   void* data() { return data_.get(); }
   const void* data() const { return data_.get(); }
   template <typename T> T* as() { return static_cast<T*>(data()); }
   template <typename T> const T* as() const { return static_cast<const T*>(data()); }
 
+  // Makes the pages read-only (a write then faults with SIGSEGV) or
+  // writable again. FAILED_PRECONDITION for a heap buffer; OK for an empty
+  // one.
+  absl::Status SetReadOnly(bool read_only);
+
  private:
-  struct Free { void operator()(void* p) const; };
+  struct Free {
+    Free() noexcept : mapped_bytes(0) {}
+    explicit Free(size_t mapped) noexcept : mapped_bytes(mapped) {}
+    void operator()(void* p) const;
+    size_t mapped_bytes;  // 0: a heap block, else the length of the mapping
+  };
   std::unique_ptr<void, Free> data_;
   size_t size_ = 0;
 };
 
+// An output buffer between two guard zones of kGuardBytes each, filled with
+// a known pattern, to catch kernels that write outside their output. The
+// output starts right after the first zone and the second starts right at
+// its end (data() is 64-byte aligned; the output's size need not be a
+// multiple of 64). Not thread-safe.
+class GuardedBuffer {
+ public:
+  static constexpr size_t kGuardBytes = 4096;
+
+  GuardedBuffer() = default;
+  // An output of `bytes` bytes (contents unspecified) with fresh guards.
+  explicit GuardedBuffer(size_t bytes);
+
+  size_t size() const { return size_; }  // 0 also when allocation failed
+  void* data() { return size_ == 0 ? nullptr : block_.as<uint8_t>() + kGuardBytes; }
+  const void* data() const { return size_ == 0 ? nullptr : block_.as<uint8_t>() + kGuardBytes; }
+
+  // Fills the output with `pattern`; the guards are left as they are.
+  void FillOutput(uint8_t pattern);
+  // Rewrites both guard zones with their pattern.
+  void ResetGuards();
+
+  // How far writes reached outside the output since the last ResetGuards():
+  // the farthest changed guard byte on each side, in bytes from the
+  // output's start (before) or end (after); 0 = that guard is intact.
+  struct Breach {
+    size_t before = 0;
+    size_t after = 0;
+    bool ok() const { return before == 0 && after == 0; }
+    // "wrote 1 byte past the end of the 200704-byte output", "wrote 3 bytes
+    // before the start of ...", both joined with "; ". Empty when ok().
+    std::string Describe(size_t output_bytes) const;
+  };
+  Breach CheckGuards() const;
+
+ private:
+  AlignedBuffer block_;
+  size_t size_ = 0;
+};
+
 // One operator with deterministic random constants, input, and its
-// reference output (computed once, at construction).
+// reference output (computed once, at construction). The tensors are on
+// pages of their own (AlignedBuffer::OwnPages), writable until
+// SealOpInstance().
 struct OpInstance {
   OpSpec op;
   OpData data;
   AlignedBuffer input;       // input_elements() of the op's dtype
   AlignedBuffer reference;   // output_elements() of the op's dtype
   AlignedBuffer magnitude;   // fp32 only: output_elements() floats (see above)
+
+  // Set by SealOpInstance(): checksums of the parts, compared by
+  // CheckOpInstance().
+  struct Checksums {
+    uint64_t input = 0;
+    uint64_t reference = 0;  // reference and magnitude
+    uint64_t constants = 0;  // data: weights, bias, quantisation parameters
+  };
+  bool sealed = false;
+  Checksums checksums;
 };
 
-// Builds an instance: int8 inputs cover [0, 255], weights [-127, 127], zero
-// points and per-channel scales chosen so that outputs spread over the u8
-// range (not mostly clamped); fp32 data in [-1, 1]. Same seed, same bytes, on
-// every platform.
+// Builds an instance (see docs/agent.md, "Trial inputs"). int8:
+//   * activations uniform on [0, 255] and weights uniform on [-128, 127],
+//     except that each aligned run of 4 elements is, with probability 1/16,
+//     one edge value: activations 0 or 255, weights -128 or 127;
+//   * zero points by seed % 3: 1 (the default seed 1) gives input 255 and
+//     output 0; 2 gives input 0 and output 255 (0 when a ReLU/ReLU6 is fused:
+//     255 would clamp every output); 0 gives mid-range ones in [96, 160);
+//   * bias and per-channel requantisation scales such that outputs spread
+//     over the u8 range (standard deviation ~50 steps, centred on the output
+//     zero point when it is mid-range, else on the middle of the clamp range).
+// fp32: data uniform on [-1, 1). Same seed, same bytes, on every platform.
 absl::StatusOr<std::unique_ptr<OpInstance>> MakeOpInstance(const OpSpec& op, uint64_t seed);
+
+// Records the checksums of `instance` and makes its tensors (input,
+// reference, magnitude) read-only, so that a kernel writing into them
+// crashes. For instances shared by many kernels (the agent's cache).
+// INTERNAL when the pages cannot be protected (the checksums still hold).
+absl::Status SealOpInstance(OpInstance& instance);
+
+// OK for an unsealed instance or a sealed one whose parts still match their
+// checksums; else DATA_LOSS naming the changed part: "reference corrupted",
+// "input corrupted" or "constants corrupted" (e.g. a stray write of a
+// kernel). Reads every byte of the instance: O(its size).
+absl::Status CheckOpInstance(const OpInstance& instance);
 
 // Bytes of one element of the op's activations (1 for int8, 4 for fp32).
 size_t ElementBytes(DType dtype);
