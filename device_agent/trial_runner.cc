@@ -4,15 +4,24 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace qtune::agent {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Output fill patterns: before the verification run, and before every timed
+// run (different, so that an element a kernel skips is caught even where the
+// reference happens to equal one of them).
+constexpr uint8_t kVerifyFill = 0xA5;
+constexpr uint8_t kTimedFill = 0x5A;
 
 double MillisSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -55,9 +64,13 @@ TrialRunner::TrialRunner(TrialRunnerOptions options) : options_(std::move(option
 
 TrialRunner::~TrialRunner() = default;
 
-absl::StatusOr<std::shared_ptr<const kernels::OpInstance>> TrialRunner::GetInstance(
+std::string TrialRunner::InstanceKey(const kernels::OpSpec& op, uint64_t seed) {
+  return absl::StrCat(kernels::CanonicalKey(op), "#", seed);
+}
+
+absl::StatusOr<std::shared_ptr<kernels::OpInstance>> TrialRunner::GetInstance(
     const kernels::OpSpec& op, uint64_t seed) {
-  std::string key = absl::StrCat(kernels::CanonicalKey(op), "#", seed);
+  std::string key = InstanceKey(op, seed);
   auto it = index_.find(key);
   if (it != index_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
@@ -65,7 +78,9 @@ absl::StatusOr<std::shared_ptr<const kernels::OpInstance>> TrialRunner::GetInsta
   }
   absl::StatusOr<std::unique_ptr<kernels::OpInstance>> made = kernels::MakeOpInstance(op, seed);
   if (!made.ok()) return made.status();
-  std::shared_ptr<const kernels::OpInstance> instance = std::move(made).value();
+  std::shared_ptr<kernels::OpInstance> instance = std::move(made).value();
+  // Shared by every kernel of this op from now on: read-only and checksummed.
+  if (absl::Status sealed = kernels::SealOpInstance(*instance); !sealed.ok()) return sealed;
   size_t bytes = InstanceBytes(*instance);
   // Make room first, keeping at least the new instance.
   while (!lru_.empty() && cached_bytes_ + bytes > options_.cache_bytes) {
@@ -77,6 +92,14 @@ absl::StatusOr<std::shared_ptr<const kernels::OpInstance>> TrialRunner::GetInsta
   index_[key] = lru_.begin();
   cached_bytes_ += bytes;
   return instance;
+}
+
+void TrialRunner::DropInstance(const std::string& key) {
+  auto it = index_.find(key);
+  if (it == index_.end()) return;
+  cached_bytes_ -= it->second->bytes;
+  lru_.erase(it->second);
+  index_.erase(it);
 }
 
 absl::StatusOr<kernels::ConfigSpace> TrialRunner::GetSpace(const kernels::OpSpec& op,
@@ -92,9 +115,18 @@ absl::StatusOr<kernels::ConfigSpace> TrialRunner::GetSpace(const kernels::OpSpec
   return space;
 }
 
-absl::Status TrialRunner::Execute(kernels::Kernel& kernel, const void* input, void* output) {
+absl::Status TrialRunner::Execute(kernels::Kernel& kernel, const void* input, void* output,
+                                  size_t output_bytes) {
   ++kernel_runs_;
-  return kernel.Execute(input, output);
+  const int index = trial_runs_++;
+  if (!options_.execute_for_testing) return kernel.Execute(input, output);
+  KernelRun run;
+  run.index = index;
+  run.input = input;
+  run.output = output;
+  run.output_bytes = output_bytes;
+  run.execute = [&kernel, input, output] { return kernel.Execute(input, output); };
+  return options_.execute_for_testing(run);
 }
 
 void TrialRunner::FlushCaches() {
@@ -108,6 +140,7 @@ proto::TrialResult TrialRunner::Run(const kernels::OpSpec& op, const kernels::Co
                                     const MeasureSettings& settings) {
   kernels::Target target = options_.target;
   if (settings.threads > 0) target.max_threads = std::min(target.max_threads, settings.threads);
+  trial_runs_ = 0;
 
   // 1. The config must be in the op's space on this target.
   absl::StatusOr<kernels::ConfigSpace> space = GetSpace(op, target);
@@ -121,13 +154,16 @@ proto::TrialResult TrialRunner::Run(const kernels::OpSpec& op, const kernels::Co
     return Failure(proto::INVALID_CONFIG, std::string(valid.message()));
   }
 
-  absl::StatusOr<std::shared_ptr<const kernels::OpInstance>> instance =
-      GetInstance(op, settings.seed);
+  absl::StatusOr<std::shared_ptr<kernels::OpInstance>> instance = GetInstance(op, settings.seed);
   if (!instance.ok()) {
     return Failure(proto::INTERNAL,
                    absl::StrCat("cannot build the operator instance: ", instance.status().message()));
   }
-  const kernels::OpInstance& inst = **instance;
+  if (options_.tamper_instance_for_testing) options_.tamper_instance_for_testing(**instance);
+  // Holds the instance even if it is dropped from the cache below.
+  const std::shared_ptr<const kernels::OpInstance> held = *instance;
+  const kernels::OpInstance& inst = *held;
+  if (options_.on_instance_ready) options_.on_instance_ready();
 
   // 2. Build.
   Clock::time_point compile_start = Clock::now();
@@ -145,61 +181,92 @@ proto::TrialResult TrialRunner::Run(const kernels::OpSpec& op, const kernels::Co
   proto::TrialResult result;
   result.set_kernel_name((*kernel)->name());
   result.set_compile_ms(compile_ms);
-
-  // 3. Verify. The output starts as a pattern no kernel produces on purpose,
-  // so that unwritten elements are caught.
-  size_t output_bytes =
-      static_cast<size_t>(op.output_elements()) * kernels::ElementBytes(op.dtype);
-  // The output buffer is kept from trial to trial: fresh memory is slow to
-  // touch on some machines.
-  if (output_.size() != output_bytes) output_ = kernels::AlignedBuffer(output_bytes);
-  kernels::AlignedBuffer& output = output_;
-  std::memset(output.data(), 0xA5, output_bytes);
-  if (absl::Status run = Execute(**kernel, inst.input.data(), output.data()); !run.ok()) {
-    result.set_status(proto::INTERNAL);
-    result.set_message(absl::StrCat("kernel execution failed: ", run.message()));
+  auto fail = [&result](proto::TrialStatus status, std::string message) {
+    result.set_status(status);
+    result.set_message(std::move(message));
     return result;
+  };
+  // Checks the output (and guards, and the instance) after the verification
+  // run (`later` false) or the last timed run: nullopt when all is well,
+  // else the failed result.
+  auto check_run = [&](bool later, size_t timed) -> std::optional<proto::TrialResult> {
+    if (absl::Status intact = kernels::CheckOpInstance(inst); !intact.ok()) {
+      DropInstance(InstanceKey(op, settings.seed));
+      return fail(proto::INTERNAL, absl::StrCat(intact.message(), "; instance dropped"));
+    }
+    const kernels::GuardedBuffer::Breach breach = output_.CheckGuards();
+    const kernels::VerifyResult verify = kernels::VerifyOutput(inst, output_.data());
+    if (breach.ok() && verify.mismatches == 0) return std::nullopt;
+    std::vector<std::string> parts;
+    if (!breach.ok()) {
+      parts.push_back(absl::StrCat(breach.Describe(output_.size()),
+                                   later ? " (in a warm-up or timed run; the verification "
+                                           "run stayed inside)"
+                                         : ""));
+    }
+    if (verify.mismatches > 0) {
+      parts.push_back(later ? absl::StrCat("wrong output on a later run (timed run ", timed, " of ",
+                                           timed, "; the verification run matched): ",
+                                           verify.Summary())
+                            : verify.Summary());
+    }
+    result.set_mismatches(verify.mismatches);
+    return fail(proto::WRONG_OUTPUT, absl::StrJoin(parts, "; "));
+  };
+
+  // 3. Verify: the output starts as a pattern no kernel produces on purpose,
+  // so that unwritten elements are caught, between intact guards. The buffer
+  // is kept from trial to trial: fresh memory is slow to touch on some
+  // machines.
+  const size_t output_bytes =
+      static_cast<size_t>(op.output_elements()) * kernels::ElementBytes(op.dtype);
+  if (output_.size() != output_bytes) output_ = kernels::GuardedBuffer(output_bytes);
+  if (output_.size() != output_bytes) {
+    return fail(proto::INTERNAL, absl::StrCat("cannot allocate a ", output_bytes, "-byte output"));
   }
-  if (options_.corrupt_output_for_testing) {
-    options_.corrupt_output_for_testing(output.data(), output_bytes);
+  output_.ResetGuards();
+  output_.FillOutput(kVerifyFill);
+  if (absl::Status run = Execute(**kernel, inst.input.data(), output_.data(), output_bytes);
+      !run.ok()) {
+    return fail(proto::INTERNAL, absl::StrCat("kernel execution failed: ", run.message()));
   }
   Clock::time_point verify_start = Clock::now();
-  kernels::VerifyResult verify = kernels::VerifyOutput(inst, output.data());
+  std::optional<proto::TrialResult> verified = check_run(/*later=*/false, 0);
   result.set_verify_ms(MillisSince(verify_start));
-  if (verify.mismatches > 0) {
-    result.set_status(proto::WRONG_OUTPUT);
-    result.set_mismatches(verify.mismatches);
-    result.set_message(verify.Summary());
-    return result;
-  }
+  if (verified.has_value()) return *verified;
 
   // 4. Warm up (the verification run was the first warm-up run), then time.
   for (int i = 1; i < settings.warmup_runs; ++i) {
-    if (absl::Status run = Execute(**kernel, inst.input.data(), output.data()); !run.ok()) {
-      result.set_status(proto::INTERNAL);
-      result.set_message(absl::StrCat("kernel execution failed: ", run.message()));
-      return result;
+    if (absl::Status run = Execute(**kernel, inst.input.data(), output_.data(), output_bytes);
+        !run.ok()) {
+      return fail(proto::INTERNAL, absl::StrCat("kernel execution failed: ", run.message()));
     }
   }
+  // Every timed run starts from the output refilled with a second pattern
+  // (outside the timed region), so that the last one, whichever it turns
+  // out to be, is verified from scratch too; the guards are not refilled
+  // and catch a stray write in any run.
   std::vector<double> samples_us;
   double measured_ms = 0;
   while (static_cast<int>(samples_us.size()) < settings.max_repeats &&
          (static_cast<int>(samples_us.size()) < settings.min_repeats ||
           measured_ms < settings.min_repeat_ms)) {
+    output_.FillOutput(kTimedFill);
     if (settings.flush_cache) FlushCaches();
     Clock::time_point start = Clock::now();
-    absl::Status run = Execute(**kernel, inst.input.data(), output.data());
+    absl::Status run = Execute(**kernel, inst.input.data(), output_.data(), output_bytes);
     double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
     if (!run.ok()) {
-      result.set_status(proto::INTERNAL);
-      result.set_message(absl::StrCat("kernel execution failed: ", run.message()));
-      return result;
+      return fail(proto::INTERNAL, absl::StrCat("kernel execution failed: ", run.message()));
     }
     samples_us.push_back(us);
     measured_ms += us / 1000.0;
   }
+  // 5. Verify the last timed run (not timed).
+  verified = check_run(/*later=*/true, samples_us.size());
+  if (verified.has_value()) return *verified;
 
-  // 5. Statistics.
+  // 6. Statistics.
   result.set_status(proto::OK);
   result.set_measure_ms(measured_ms);
   SetStatistics(std::move(samples_us), result);

@@ -7,15 +7,23 @@
 // Protocol of one trial (see docs/agent.md):
 //   1. DescribeSpace(op, target) (UNIMPLEMENTED -> UNSUPPORTED) and
 //      ConfigSpace::Validate(config) (-> INVALID_CONFIG with the reason);
+//      the operator instance of (op, seed), cached and sealed (read-only,
+//      checksummed); then on_instance_ready;
 //   2. CreateKernel, timed as compile_ms (INVALID_ARGUMENT -> INVALID_CONFIG,
 //      UNIMPLEMENTED -> UNSUPPORTED, other errors -> COMPILE_ERROR);
-//   3. one run on the cached operator instance and VerifyOutput, timed as
-//      verify_ms (-> WRONG_OUTPUT with the mismatch count and summary);
+//   3. one run into the output, pre-filled with a pattern and between guard
+//      zones (kernels::GuardedBuffer), then the checks, timed as verify_ms:
+//      the instance's checksums (-> INTERNAL "... corrupted", the instance is
+//      dropped), the guards and VerifyOutput (-> WRONG_OUTPUT with the
+//      mismatch count and summary, or how far the kernel wrote outside);
 //   4. warmup_runs - 1 more untimed runs (the verification run counts as the
 //      first warm-up run), then timed runs, each timed on its own with a
-//      steady clock (optionally after a cache flush), until min_repeats and
+//      steady clock after the output was refilled with a second pattern (and
+//      optionally after a cache flush), neither timed, until min_repeats and
 //      min_repeat_ms are both reached or max_repeats runs were timed;
-//   5. median/min/stddev in microseconds, repeats, measure_ms (sum of the
+//   5. the checks of step 3 again on the last timed run's output (a wrong
+//      value there is WRONG_OUTPUT "on a later run");
+//   6. median/min/stddev in microseconds, repeats, measure_ms (sum of the
 //      timed runs).
 #ifndef QTUNE_DEVICE_AGENT_TRIAL_RUNNER_H_
 #define QTUNE_DEVICE_AGENT_TRIAL_RUNNER_H_
@@ -40,6 +48,17 @@
 
 namespace qtune::agent {
 
+// One kernel execution, as seen by TrialRunnerOptions::execute_for_testing.
+struct KernelRun {
+  // Per trial: 0 is the verification run, then the warm-up runs and the
+  // timed runs in order.
+  int index = 0;
+  const void* input = nullptr;
+  void* output = nullptr;  // output_bytes bytes
+  size_t output_bytes = 0;
+  std::function<absl::Status()> execute;  // runs the real kernel on (input, output)
+};
+
 struct TrialRunnerOptions {
   // The kernel paths and thread bound trials may use.
   kernels::Target target;
@@ -50,9 +69,20 @@ struct TrialRunnerOptions {
   // Size of the buffer written between timed runs when flush_cache is set;
   // should exceed the last-level cache.
   size_t flush_bytes = size_t{32} << 20;
-  // Test-only: called on the output of the verification run before it is
-  // compared with the reference (lets tests provoke WRONG_OUTPUT).
-  std::function<void(void* output, size_t bytes)> corrupt_output_for_testing;
+  // Called once per trial when the config is valid and the operator
+  // instance is ready (built and sealed, or from the cache), just before the
+  // kernel is built: what follows is the kernel's time. The worker reports
+  // it to the supervisor, which starts the kernel's deadline then.
+  std::function<void()> on_instance_ready;
+  // Test-only fault injection: when set, every kernel execution of a trial
+  // (verification, warm-up and timed runs) calls this instead of the kernel;
+  // it may call run.execute (the real kernel) and/or write into run.output
+  // (or anywhere else, to provoke a fault). Its status is the run's status.
+  std::function<absl::Status(const KernelRun& run)> execute_for_testing;
+  // Test-only: called with the trial's operator instance once it is ready
+  // (built or from the cache), before the kernel is built; lets tests
+  // corrupt the cached input or reference.
+  std::function<void(kernels::OpInstance& instance)> tamper_instance_for_testing;
 };
 
 // Not thread-safe: one trial at a time.
@@ -79,18 +109,24 @@ class TrialRunner {
  private:
   struct Entry {
     std::string key;
-    std::shared_ptr<const kernels::OpInstance> instance;
+    std::shared_ptr<kernels::OpInstance> instance;
     size_t bytes = 0;
   };
 
-  // The instance of (op, seed), from the cache or newly built.
-  absl::StatusOr<std::shared_ptr<const kernels::OpInstance>> GetInstance(const kernels::OpSpec& op,
-                                                                        uint64_t seed);
+  // The instance of (op, seed), from the cache or newly built and sealed
+  // (read-only, checksummed: kernels::SealOpInstance).
+  absl::StatusOr<std::shared_ptr<kernels::OpInstance>> GetInstance(const kernels::OpSpec& op,
+                                                                   uint64_t seed);
+  static std::string InstanceKey(const kernels::OpSpec& op, uint64_t seed);
+  // Removes the instance of `key` from the cache (a no-op when absent).
+  void DropInstance(const std::string& key);
   // DescribeSpace(op, target), memoised per (op, max_threads).
   absl::StatusOr<kernels::ConfigSpace> GetSpace(const kernels::OpSpec& op,
                                                 const kernels::Target& target);
-  // kernel.Execute, counted in kernel_runs_.
-  absl::Status Execute(kernels::Kernel& kernel, const void* input, void* output);
+  // kernel.Execute (or the test hook), counted in kernel_runs_ and in
+  // trial_runs_ (reset per trial).
+  absl::Status Execute(kernels::Kernel& kernel, const void* input, void* output,
+                       size_t output_bytes);
   void FlushCaches();
 
   TrialRunnerOptions options_;
@@ -98,10 +134,11 @@ class TrialRunner {
   std::map<std::string, std::list<Entry>::iterator> index_;
   size_t cached_bytes_ = 0;
   std::map<std::string, kernels::ConfigSpace> spaces_;
-  kernels::AlignedBuffer output_;  // the output of the current trial's runs
+  kernels::GuardedBuffer output_;  // the output of the current trial's runs, with guards
   std::vector<uint8_t> flush_buffer_;
   uint8_t flush_round_ = 0;
   int64_t kernel_runs_ = 0;
+  int trial_runs_ = 0;
 };
 
 }  // namespace qtune::agent

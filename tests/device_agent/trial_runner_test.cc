@@ -8,37 +8,14 @@
 #include "qtune/kernels/config_space.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
+#include "tests/device_agent/trial_test_util.h"
 
 namespace qtune::agent {
 namespace {
 
 using ::testing::HasSubstr;
 
-kernels::OpSpec SmallConv(kernels::DType dtype) {
-  kernels::OpSpec op;
-  op.kind = kernels::OpKind::kConv2d;
-  op.dtype = dtype;
-  op.n = 1;
-  op.h = 9;
-  op.w = 7;
-  op.c = 12;
-  op.k = 20;
-  op.r = 3;
-  op.s = 3;
-  op.pad_top = op.pad_left = op.pad_bottom = op.pad_right = 1;
-  op.activation = kernels::Activation::kRelu;
-  return op;
-}
-
-kernels::OpSpec SmallDense() {
-  kernels::OpSpec op;
-  op.kind = kernels::OpKind::kDense;
-  op.dtype = kernels::DType::kInt8;
-  op.n = 1;
-  op.c = 40;
-  op.k = 24;
-  return op;
-}
+kernels::OpSpec SmallDense() { return Dense(1, 40, 24); }
 
 // Quick settings: a few timed runs, no minimum time.
 MeasureSettings Quick() {
@@ -48,19 +25,6 @@ MeasureSettings Quick() {
   s.min_repeats = 3;
   s.max_repeats = 20;
   return s;
-}
-
-kernels::Config DefaultConfig(const kernels::OpSpec& op) {
-  absl::StatusOr<kernels::ConfigSpace> space = kernels::DescribeSpace(op, kernels::HostTarget());
-  EXPECT_TRUE(space.ok()) << space.status();
-  return space.ok() ? space->default_config() : kernels::Config{};
-}
-
-TrialRunnerOptions HostOptions() {
-  TrialRunnerOptions options;
-  options.target = kernels::HostTarget();
-  options.flush_bytes = 1 << 20;
-  return options;
 }
 
 void ExpectSaneOk(const proto::TrialResult& r, const MeasureSettings& s) {
@@ -180,9 +144,12 @@ TEST(TrialRunnerTest, NoKernelPathIsUnsupported) {
 
 TEST(TrialRunnerTest, CorruptedOutputIsWrongOutput) {
   TrialRunnerOptions options = HostOptions();
-  options.corrupt_output_for_testing = [](void* output, size_t bytes) {
-    ASSERT_GT(bytes, 0u);
-    static_cast<unsigned char*>(output)[bytes / 2] ^= 0x01;
+  options.execute_for_testing = [](const KernelRun& run) {
+    absl::Status status = run.execute();
+    if (run.index == 0 && run.output_bytes > 0) {
+      static_cast<unsigned char*>(run.output)[run.output_bytes / 2] ^= 0x01;
+    }
+    return status;
   };
   TrialRunner runner(options);
   kernels::OpSpec op = SmallConv(kernels::DType::kInt8);
