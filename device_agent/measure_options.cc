@@ -1,5 +1,6 @@
 #include "device_agent/measure_options.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/status/status.h"
@@ -30,7 +31,7 @@ absl::StatusOr<MeasureSettings> ResolveMeasureOptions(const proto::MeasureOption
       {"max_repeats", static_cast<double>(options.max_repeats()), 1000000},
       {"min_repeats", static_cast<double>(options.min_repeats()), 1000000},
       {"threads", static_cast<double>(options.threads()), 1024},
-      {"timeout_ms", options.timeout_ms(), 3600000},
+      {"timeout_ms", options.timeout_ms(), kMaxTimeoutMs},
   };
   for (const Check& c : checks) {
     absl::Status status = CheckRange(c.name, c.value, c.max);
@@ -44,9 +45,36 @@ absl::StatusOr<MeasureSettings> ResolveMeasureOptions(const proto::MeasureOption
   if (s.min_repeats > s.max_repeats) s.min_repeats = s.max_repeats;
   s.threads = options.threads();
   s.flush_cache = options.flush_cache();
-  if (options.timeout_ms() > 0) s.timeout_ms = options.timeout_ms();
+  s.timeout_ms = options.timeout_ms();  // 0 stays 0: automatic
   if (options.seed() != 0) s.seed = options.seed();
   return s;
+}
+
+double AutoKernelTimeoutMs(int64_t macs, double clock_ghz, const MeasureSettings& settings,
+                           size_t flush_bytes) {
+  const double hz = (clock_ghz > 0 ? clock_ghz : kUnknownClockGhz) * 1e9;
+  const double ops = static_cast<double>(std::max<int64_t>(macs, 0));
+  const double slow_ms = ops / (hz * kSlowKernelMacsPerCycle) * 1e3;
+  const double runs = settings.warmup_runs + settings.min_repeats + 2;
+  double flush_ms = 0;
+  if (settings.flush_cache) {
+    const double fast_ms = ops / (hz * kFastKernelMacsPerCycle) * 1e3;
+    double timed_max = settings.max_repeats;
+    if (fast_ms > 0) {
+      timed_max = std::min<double>(
+          settings.max_repeats,
+          std::max<double>(settings.min_repeats, std::ceil(settings.min_repeat_ms / fast_ms) + 1));
+    }
+    flush_ms = timed_max * static_cast<double>(flush_bytes) / kFlushBytesPerSecond * 1e3;
+  }
+  const double ms = kDeadlineSafetyFactor *
+                    (kCompileAllowanceMs + runs * slow_ms + settings.min_repeat_ms + flush_ms);
+  return std::min(std::ceil(ms), kMaxTimeoutMs);
+}
+
+double InstanceTimeoutMs(int64_t macs, double floor_ms) {
+  const double ops = static_cast<double>(std::max<int64_t>(macs, 0));
+  return std::min(std::ceil(floor_ms + ops / kReferenceMacsPerSecond * 1e3), kMaxTimeoutMs);
 }
 
 }  // namespace qtune::agent

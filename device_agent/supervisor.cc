@@ -18,8 +18,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "device_agent/device_info.h"
 #include "device_agent/frame_io.h"
+#include "device_agent/measure_options.h"
 #include "device_agent/worker.h"
+#include "proto/convert.h"
 
 extern char** environ;
 
@@ -221,7 +224,7 @@ int WorkerSupervisor::StopWorkerLocked(bool kill_now) {
 }
 
 proto::TrialResult WorkerSupervisor::TrialLocked(const proto::RunTrialsRequest& request,
-                                                 double timeout_ms, bool* retry) {
+                                                 const TrialDeadlines& deadlines, bool* retry) {
   *retry = false;
   bool fresh = false;
   if (request_fd_ >= 0) {
@@ -250,14 +253,34 @@ proto::TrialResult WorkerSupervisor::TrialLocked(const proto::RunTrialsRequest& 
     return Result(proto::INTERNAL, absl::StrCat("cannot send the trial to the worker (",
                                                 DescribeWaitStatus(ws), "): ", sent.message()));
   }
-  absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
+  // Phase 1: the instance (and its reference) until the ready marker, or a
+  // result that ends the trial before it. Phase 2: the kernel.
+  bool kernel_phase = false;
   proto::TrialResult result;
-  absl::Status got = ReadFrame(reply_fd_, deadline, &result);
+  absl::Status got =
+      ReadFrame(reply_fd_, absl::Now() + absl::Milliseconds(deadlines.instance_ms), &result);
+  if (got.ok() && result.status() == proto::TRIAL_STATUS_UNSPECIFIED) {
+    kernel_phase = true;
+    got = ReadFrame(reply_fd_, absl::Now() + absl::Milliseconds(deadlines.kernel_ms), &result);
+    if (got.ok() && result.status() == proto::TRIAL_STATUS_UNSPECIFIED) {
+      got = absl::DataLossError("a second ready marker");
+    }
+  }
   if (got.ok()) return result;
   if (absl::IsDeadlineExceeded(got)) {
     StopWorkerLocked(/*kill=*/true);
+    if (kernel_phase) {
+      return Result(proto::TIMEOUT,
+                    absl::StrFormat("the kernel exceeded its %.10g ms deadline (%s; compile, "
+                                    "verification and timed runs, counted from the operator "
+                                    "instance being ready); worker killed",
+                                    deadlines.kernel_ms, deadlines.kernel_basis));
+    }
     return Result(proto::TIMEOUT,
-                  absl::StrFormat("trial exceeded the %g ms timeout; worker killed", timeout_ms));
+                  absl::StrFormat("building the operator instance and its reference output "
+                                  "exceeded its %.10g ms bound; the reference, not the kernel, "
+                                  "took too long (the kernel had not started); worker killed",
+                                  deadlines.instance_ms));
   }
   if (absl::IsUnavailable(got)) {
     int ws = StopWorkerLocked(/*kill=*/false);
@@ -269,6 +292,37 @@ proto::TrialResult WorkerSupervisor::TrialLocked(const proto::RunTrialsRequest& 
   return Result(proto::INTERNAL, absl::StrCat("worker protocol error: ", got.message()));
 }
 
+double WorkerSupervisor::ClockGhz() {
+  std::call_once(clock_once_, [this] {
+    clock_ghz_ = options_.clock_ghz >= 0 ? options_.clock_ghz
+                                         : ProbeDeviceInfo(ClockProbe::kMeasure).clock_ghz();
+  });
+  return clock_ghz_;
+}
+
+absl::StatusOr<WorkerSupervisor::TrialDeadlines> WorkerSupervisor::Deadlines(
+    const proto::OpSpec& op, const proto::MeasureOptions& options, double timeout_ms) {
+  absl::StatusOr<kernels::OpSpec> spec = FromProto(op);
+  if (!spec.ok()) return spec.status();
+  absl::StatusOr<MeasureSettings> settings = ResolveMeasureOptions(options);
+  if (!settings.ok()) return settings.status();
+  const int64_t macs = spec->macs();
+  TrialDeadlines deadlines;
+  deadlines.instance_ms = InstanceTimeoutMs(macs, options_.instance_timeout_floor_ms);
+  if (timeout_ms > 0) {
+    deadlines.kernel_ms = timeout_ms;
+    deadlines.kernel_basis = "MeasureOptions.timeout_ms";
+    return deadlines;
+  }
+  const double clock_ghz = ClockGhz();
+  deadlines.kernel_ms = AutoKernelTimeoutMs(macs, clock_ghz, *settings, WorkerFlushBytes());
+  deadlines.kernel_basis = absl::StrFormat(
+      "automatic: %.4g M MACs at %s", static_cast<double>(macs) / 1e6,
+      clock_ghz > 0 ? absl::StrFormat("%.2f GHz", clock_ghz)
+                    : absl::StrFormat("an assumed %.2f GHz (clock unknown)", kUnknownClockGhz));
+  return deadlines;
+}
+
 proto::TrialResult WorkerSupervisor::RunTrial(const proto::OpSpec& op, const proto::Config& config,
                                               const proto::MeasureOptions& options,
                                               double timeout_ms) {
@@ -278,9 +332,13 @@ proto::TrialResult WorkerSupervisor::RunTrial(const proto::OpSpec& op, const pro
   *request.mutable_options() = options;
   std::lock_guard<std::mutex> run(run_mu_);
   if (is_shut_down()) return Result(proto::INTERNAL, "the agent is shutting down");
+  absl::StatusOr<TrialDeadlines> deadlines = Deadlines(op, options, timeout_ms);
+  if (!deadlines.ok()) {
+    return Result(proto::INTERNAL, absl::StrCat("invalid trial: ", deadlines.status().message()));
+  }
   bool retry = false;
-  proto::TrialResult result = TrialLocked(request, timeout_ms, &retry);
-  if (retry) result = TrialLocked(request, timeout_ms, &retry);
+  proto::TrialResult result = TrialLocked(request, *deadlines, &retry);
+  if (retry) result = TrialLocked(request, *deadlines, &retry);
   return result;
 }
 

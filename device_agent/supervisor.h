@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "proto/qtune.pb.h"
 
 namespace qtune::agent {
@@ -25,6 +26,13 @@ struct WorkerOptions {
   // "NAME=VALUE" entries added to (or replacing in) the agent's environment
   // for the worker.
   std::vector<std::string> extra_env;
+  // The device's core clock in GHz for the automatic kernel deadline
+  // (AutoKernelTimeoutMs). Negative: ProbeDeviceInfo(ClockProbe::kMeasure)
+  // at the first trial that needs it (measured once per process); 0: unknown.
+  double clock_ghz = -1;
+  // Floor of the bound on building an operator instance and its reference
+  // (InstanceTimeoutMs). Tests lower it.
+  double instance_timeout_floor_ms = 30000;
 };
 
 // Thread-safe. Trials are serialised: a caller of RunTrial() waits for the
@@ -39,14 +47,29 @@ class WorkerSupervisor {
   WorkerSupervisor& operator=(const WorkerSupervisor&) = delete;
 
   // Runs one trial of `config` in the worker, starting a worker if none is
-  // running. `options` must have been validated (ResolveMeasureOptions) and
-  // `timeout_ms` is its resolved per-trial timeout, counted from the moment
-  // the request is sent. Every failure is a status in the result: TIMEOUT
-  // (the worker was killed), CRASH (the worker died; the message names the
-  // signal or exit code), INTERNAL (no worker could be started, the worker
-  // broke the protocol, or Shutdown() was called). result.index is 0.
+  // running. `op` and `options` must have been validated (FromProto,
+  // ResolveMeasureOptions). The trial has two deadlines (Deadlines()): the
+  // instance phase's, counted from the moment the request is sent, and the
+  // kernel's, counted from the worker's ready marker (worker.h);
+  // `timeout_ms` is the kernel's (MeasureSettings::timeout_ms: 0 =
+  // automatic). Every failure is a status in the result: TIMEOUT (the
+  // worker was killed; the message says which deadline passed and its
+  // value), CRASH (the worker died; the message names the signal or exit
+  // code), INTERNAL (no worker could be started, the worker broke the
+  // protocol, or Shutdown() was called). result.index is 0.
   proto::TrialResult RunTrial(const proto::OpSpec& op, const proto::Config& config,
                               const proto::MeasureOptions& options, double timeout_ms);
+
+  struct TrialDeadlines {
+    double instance_ms = 0;    // InstanceTimeoutMs(op's MACs, instance_timeout_floor_ms)
+    double kernel_ms = 0;      // timeout_ms, or AutoKernelTimeoutMs when it is 0
+    std::string kernel_basis;  // how kernel_ms was set, for the TIMEOUT message
+  };
+  // The deadlines RunTrial() applies. The first automatic one may measure
+  // the clock (WorkerOptions::clock_ghz). INVALID_ARGUMENT for an invalid op
+  // or options.
+  absl::StatusOr<TrialDeadlines> Deadlines(const proto::OpSpec& op,
+                                           const proto::MeasureOptions& options, double timeout_ms);
 
   // Replaces WorkerOptions::extra_env for workers started from now on and
   // stops the current worker (between trials).
@@ -68,13 +91,19 @@ class WorkerSupervisor {
   // up to 2 s to exit by itself) and reaps it. Returns its wait status, or -1
   // when no worker was running.
   int StopWorkerLocked(bool kill);
-  proto::TrialResult TrialLocked(const proto::RunTrialsRequest& request, double timeout_ms,
-                                 bool* retry);
+  proto::TrialResult TrialLocked(const proto::RunTrialsRequest& request,
+                                 const TrialDeadlines& deadlines, bool* retry);
+  // The clock for automatic deadlines (WorkerOptions::clock_ghz, else
+  // measured once).
+  double ClockGhz();
 
   std::mutex run_mu_;  // serialises trials and owns the pipes
   WorkerOptions options_;
   int request_fd_ = -1;
   int reply_fd_ = -1;
+
+  std::once_flag clock_once_;
+  double clock_ghz_ = 0;  // set under clock_once_
 
   mutable std::mutex state_mu_;  // guards pid_ and shut_down_ (taken inside run_mu_)
   pid_t pid_ = -1;

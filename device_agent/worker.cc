@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -55,14 +56,6 @@ void CloseInheritedFds() {
   for (int fd : fds) close(fd);
 }
 
-size_t FlushBytes() {
-  int64_t llc = LastLevelCacheBytes(ProbeDeviceInfo(ClockProbe::kSkip));
-  // Twice the last-level cache, within [4 MiB, 64 MiB]: some VMs report
-  // absurd L3 sizes, and flushing must stay cheap next to a trial.
-  int64_t bytes = std::clamp<int64_t>(2 * llc, int64_t{4} << 20, int64_t{64} << 20);
-  return static_cast<size_t>(bytes);
-}
-
 proto::TrialResult Internal(std::string message) {
   proto::TrialResult result;
   result.set_status(proto::INTERNAL);
@@ -89,6 +82,14 @@ proto::TrialResult RunOne(TrialRunner& runner, const proto::RunTrialsRequest& re
 
 }  // namespace
 
+size_t WorkerFlushBytes() {
+  int64_t llc = LastLevelCacheBytes(ProbeDeviceInfo(ClockProbe::kSkip));
+  // Some VMs report absurd L3 sizes, and flushing must stay cheap next to a
+  // trial.
+  int64_t bytes = std::clamp<int64_t>(2 * llc, int64_t{4} << 20, int64_t{64} << 20);
+  return static_cast<size_t>(bytes);
+}
+
 bool IsWorkerInvocation(int argc, char** argv) {
   return argc >= 2 && argv[1] != nullptr && std::string_view(argv[1]) == kWorkerFlag;
 }
@@ -104,10 +105,24 @@ int RunWorker(int argc, char** argv) {
   }
   const char* fault_env = std::getenv(kTestFaultEnv);
   const std::string fault = fault_env != nullptr ? fault_env : "";
+  constexpr absl::string_view kSlowInstance = "slow_instance:";
+  int slow_instance_ms = 0;
+  if (absl::StartsWith(fault, kSlowInstance)) {
+    (void)absl::SimpleAtoi(absl::string_view(fault).substr(kSlowInstance.size()),
+                           &slow_instance_ms);
+  }
 
   TrialRunnerOptions options;
   options.target = kernels::HostTarget();
-  options.flush_bytes = FlushBytes();
+  options.flush_bytes = WorkerFlushBytes();
+  options.on_instance_ready = [&fault] {
+    // The ready marker (worker.h). A write error shows again, and ends the
+    // worker, when the result is written.
+    (void)WriteFrame(kWorkerReplyFd, proto::TrialResult());
+    if (fault == "hang") {
+      while (true) pause();
+    }
+  };
   TrialRunner runner(std::move(options));
 
   while (true) {
@@ -119,8 +134,11 @@ int RunWorker(int argc, char** argv) {
       return 1;
     }
     if (fault == "crash") std::abort();
-    if (fault == "hang") {
+    if (fault == "hang_instance") {
       while (true) pause();
+    }
+    if (slow_instance_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(slow_instance_ms));
     }
     proto::TrialResult result = RunOne(runner, request);
     status = WriteFrame(kWorkerReplyFd, result);

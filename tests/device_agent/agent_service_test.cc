@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "proto/qtune.grpc.pb.h"
 #include "proto/qtune.pb.h"
+#include "tests/device_agent/trial_test_util.h"
 
 #ifndef QTUNE_AGENT_BINARY
 #error "QTUNE_AGENT_BINARY must name the qtune-agent executable"
@@ -47,13 +48,6 @@ proto::OpSpec SmallConv() {
   op.set_dilation_w(1);
   op.set_groups(1);
   return op;
-}
-
-proto::MeasureOptions QuickOptions() {
-  proto::MeasureOptions options;
-  options.set_min_repeat_ms(0.5);
-  options.set_max_repeats(10);
-  return options;
 }
 
 class AgentServiceTest : public ::testing::Test {

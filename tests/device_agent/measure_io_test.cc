@@ -24,7 +24,7 @@ TEST(MeasureOptionsTest, DefaultsForUnsetFields) {
   EXPECT_EQ(s->min_repeat_ms, 20);
   EXPECT_EQ(s->max_repeats, 1000);
   EXPECT_EQ(s->min_repeats, 3);
-  EXPECT_EQ(s->timeout_ms, 10000);
+  EXPECT_EQ(s->timeout_ms, 0);  // automatic
   EXPECT_EQ(s->seed, 1u);
   EXPECT_EQ(s->threads, 0);
   EXPECT_FALSE(s->flush_cache);
@@ -65,6 +65,71 @@ TEST(MeasureOptionsTest, RejectsNegativeAndNonFinite) {
   o = proto::MeasureOptions();
   o.set_max_repeats(2000000);
   EXPECT_EQ(ResolveMeasureOptions(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MeasureOptionsTest, TimeoutAboveTheBoundIsRejected) {
+  proto::MeasureOptions o;
+  o.set_timeout_ms(kMaxTimeoutMs);
+  EXPECT_TRUE(ResolveMeasureOptions(o).ok());
+  o.set_timeout_ms(kMaxTimeoutMs + 1);
+  EXPECT_EQ(ResolveMeasureOptions(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The automatic kernel deadline (measure_options.h) at several sizes and
+// clocks, default settings unless noted.
+TEST(AutoKernelTimeoutTest, FollowsTheOpSizeAndTheClock) {
+  const MeasureSettings d;  // warmup 1, min_repeats 3, min_repeat_ms 20
+  constexpr size_t kFlush = size_t{64} << 20;
+  // ResNet18 L1: 3x3 conv 56x56x64->64, 115605504 MACs. At 3.6 GHz and
+  // 0.5 MAC/cycle a run takes 64.225 ms; 6 runs: 3 * (2000 + 385.35 + 20).
+  const int64_t l1 = int64_t{56} * 56 * 64 * 64 * 9;
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 3.6, d, kFlush), 7217);
+  // Twice the clock: runs take half as long.
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 7.2, d, kFlush), 6639);  // 3 * (2020 + 192.68)
+  // Unknown clock (0, e.g. under qemu): 1 GHz, a run takes 231.2 ms.
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 0, d, kFlush), AutoKernelTimeoutMs(l1, 1.0, d, kFlush));
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 0, d, kFlush), 10222);  // 3 * (2020 + 6 * 231.211)
+  // A tiny op: the compile allowance and min_repeat_ms only.
+  EXPECT_EQ(AutoKernelTimeoutMs(1000, 3.6, d, kFlush), 6061);
+  // 1 G MACs at 2 GHz: 1 s a run.
+  EXPECT_EQ(AutoKernelTimeoutMs(1000000000, 2.0, d, kFlush), 3 * (2000 + 6 * 1000 + 20));
+  // More runs, more time: warmup 5, min_repeats 10, min_repeat_ms 100.
+  MeasureSettings more = d;
+  more.warmup_runs = 5;
+  more.min_repeats = 10;
+  more.min_repeat_ms = 100;
+  EXPECT_EQ(AutoKernelTimeoutMs(1000000000, 2.0, more, kFlush), 3 * (2000 + 17 * 1000 + 100));
+  // Monotonic in the size, capped at an hour.
+  double last = 0;
+  for (int64_t macs : {int64_t{0}, int64_t{1} << 20, int64_t{1} << 26, int64_t{1} << 32}) {
+    const double ms = AutoKernelTimeoutMs(macs, 3.0, d, kFlush);
+    EXPECT_GT(ms, last) << macs;
+    last = ms;
+  }
+  EXPECT_EQ(AutoKernelTimeoutMs(int64_t{1} << 50, 3.0, d, kFlush), kMaxTimeoutMs);
+}
+
+TEST(AutoKernelTimeoutTest, CacheFlushesAreAllowedFor) {
+  MeasureSettings flush;
+  flush.flush_cache = true;
+  constexpr size_t kFlush = size_t{64} << 20;  // 33.55 ms a flush at 2 GB/s
+  const int64_t l1 = int64_t{56} * 56 * 64 * 64 * 9;
+  // L1 at 3.6 GHz: at 256 MACs/cycle a run takes >= 0.1254 ms, so at most
+  // ceil(20 / 0.1254) + 1 = 161 timed runs, each after a flush.
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 3.6, flush, kFlush), 23423);
+  // A tiny op may reach max_repeats (1000) flushes.
+  EXPECT_EQ(AutoKernelTimeoutMs(1000, 3.6, flush, kFlush),
+            std::ceil(3 * (2000 + 6 * (1000 / 1.8e9 * 1e3) + 20 + 1000 * 33.554432)));
+  flush.max_repeats = 10;
+  EXPECT_LT(AutoKernelTimeoutMs(1000, 3.6, flush, kFlush), 3 * (2020 + 11 * 33.554432));
+}
+
+TEST(InstanceTimeoutTest, FloorPlusTheReferenceAtFiftyMegaMacsPerSecond) {
+  const int64_t l1 = int64_t{56} * 56 * 64 * 64 * 9;
+  EXPECT_EQ(InstanceTimeoutMs(l1), 32313);  // 30000 + 2312.1
+  EXPECT_EQ(InstanceTimeoutMs(0), 30000);
+  EXPECT_EQ(InstanceTimeoutMs(50000000, 100), 1100);
+  EXPECT_EQ(InstanceTimeoutMs(int64_t{1} << 50), kMaxTimeoutMs);
 }
 
 class FrameIoTest : public ::testing::Test {

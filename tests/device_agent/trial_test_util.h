@@ -1,12 +1,13 @@
 // File: trial_test_util.h
-// Helpers for the trial tests: small ops, their default config, in-process
-// trial runner options for this host.
+// Helpers for the trial tests: small ops, their default config, quick
+// measurement options, in-process trial runner options for this host.
 #ifndef QTUNE_TESTS_DEVICE_AGENT_TRIAL_TEST_UTIL_H_
 #define QTUNE_TESTS_DEVICE_AGENT_TRIAL_TEST_UTIL_H_
 
 #include "absl/status/statusor.h"
 #include "device_agent/trial_runner.h"
 #include "gtest/gtest.h"
+#include "proto/qtune.pb.h"
 #include "qtune/kernels/config_space.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
@@ -48,6 +49,14 @@ inline kernels::Config DefaultConfig(const kernels::OpSpec& op) {
   absl::StatusOr<kernels::ConfigSpace> space = kernels::DescribeSpace(op, kernels::HostTarget());
   EXPECT_TRUE(space.ok()) << space.status();
   return space.ok() ? space->default_config() : kernels::Config{};
+}
+
+// Quick measurement options: a few timed runs, little minimum time.
+inline proto::MeasureOptions QuickOptions() {
+  proto::MeasureOptions options;
+  options.set_min_repeat_ms(0.5);
+  options.set_max_repeats(10);
+  return options;
 }
 
 // Every path of this host, a small cache flush.

@@ -1,0 +1,136 @@
+// The trial deadline as the supervisor applies it, with the real qtune-agent
+// binary as the worker: building the operator instance and its reference has
+// its own bound and does not count against the kernel's deadline.
+#include "device_agent/supervisor.h"
+
+#include <csignal>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/convert.h"
+#include "proto/qtune.pb.h"
+#include "qtune/kernels/config_space.h"
+#include "qtune/kernels/kernel.h"
+#include "qtune/kernels/op_spec.h"
+#include "tests/device_agent/trial_test_util.h"
+
+#ifndef QTUNE_AGENT_BINARY
+#error "QTUNE_AGENT_BINARY must name the qtune-agent executable"
+#endif
+
+namespace qtune::agent {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+kernels::OpSpec SmallDense() { return Dense(1, 32, 16); }
+
+// One trial of SmallDense's default config with quick options.
+proto::TrialResult RunSmallDense(WorkerSupervisor& supervisor, double timeout_ms) {
+  const kernels::OpSpec op = SmallDense();
+  return supervisor.RunTrial(ToProto(op), ToProto(DefaultConfig(op)), QuickOptions(), timeout_ms);
+}
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
+
+  static WorkerOptions Options(const std::string& fault) {
+    WorkerOptions options;
+    options.binary = QTUNE_AGENT_BINARY;
+    if (!fault.empty()) options.extra_env = {"QTUNE_AGENT_TEST_FAULT=" + fault};
+    return options;
+  }
+};
+
+TEST_F(SupervisorTest, BuildingTheInstanceDoesNotCountAgainstTheKernelDeadline) {
+  // The worker takes 1.5 s before building the instance; the kernel's
+  // deadline of 1 s starts only once the instance is ready.
+  WorkerSupervisor supervisor(Options("slow_instance:1500"));
+  proto::TrialResult r = RunSmallDense(supervisor, 1000);
+  EXPECT_EQ(r.status(), proto::OK) << r.message();
+}
+
+TEST_F(SupervisorTest, HangingReferenceTimesOutAsTheReference) {
+  WorkerOptions options = Options("hang_instance");
+  options.instance_timeout_floor_ms = 300;
+  WorkerSupervisor supervisor(options);
+  proto::TrialResult r = RunSmallDense(supervisor, 1000);
+  EXPECT_EQ(r.status(), proto::TIMEOUT);
+  EXPECT_THAT(r.message(), HasSubstr("reference"));
+  EXPECT_THAT(r.message(), HasSubstr("not the kernel"));
+  EXPECT_EQ(supervisor.worker_pid(), -1);  // killed and reaped
+}
+
+TEST_F(SupervisorTest, HangingKernelTimesOutWithTheExplicitDeadline) {
+  WorkerSupervisor supervisor(Options("hang"));
+  proto::TrialResult r = RunSmallDense(supervisor, 300);
+  EXPECT_EQ(r.status(), proto::TIMEOUT);
+  EXPECT_THAT(r.message(), HasSubstr("300 ms"));
+  EXPECT_THAT(r.message(), Not(HasSubstr("reference")));
+}
+
+TEST_F(SupervisorTest, DeadlinesFollowTheOpAndTheClock) {
+  WorkerOptions options = Options("");
+  options.clock_ghz = 3.6;
+  WorkerSupervisor supervisor(options);
+  kernels::OpSpec l1;  // ResNet18 L1: 115.6 M MACs
+  l1.h = l1.w = 56;
+  l1.c = l1.k = 64;
+  l1.r = l1.s = 3;
+  l1.pad_top = l1.pad_left = l1.pad_bottom = l1.pad_right = 1;
+  absl::StatusOr<WorkerSupervisor::TrialDeadlines> d =
+      supervisor.Deadlines(ToProto(l1), proto::MeasureOptions(), 0);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->kernel_ms, 7217);  // measure_options.h
+  EXPECT_EQ(d->instance_ms, 32313);
+  EXPECT_THAT(d->kernel_basis, HasSubstr("115.6 M MACs at 3.60 GHz"));
+  // An explicit timeout is the kernel's deadline as it is.
+  d = supervisor.Deadlines(ToProto(l1), proto::MeasureOptions(), 250);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->kernel_ms, 250);
+  EXPECT_EQ(d->instance_ms, 32313);
+  // The flush option counts.
+  proto::MeasureOptions flush;
+  flush.set_flush_cache(true);
+  d = supervisor.Deadlines(ToProto(l1), flush, 0);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_GT(d->kernel_ms, 7217);
+
+  WorkerOptions unknown = Options("");
+  unknown.clock_ghz = 0;
+  WorkerSupervisor qemu_like(unknown);
+  d = qemu_like.Deadlines(ToProto(l1), proto::MeasureOptions(), 0);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->kernel_ms, 10222);
+  EXPECT_THAT(d->kernel_basis, HasSubstr("clock unknown"));
+}
+
+TEST_F(SupervisorTest, HangingKernelTimesOutWithTheAutomaticDeadline) {
+  // 512 MACs at 1 GHz: 3 * (2000 ms + 6 runs of ~0 + 0.5 ms) = 6002 ms.
+  WorkerOptions options = Options("hang");
+  options.clock_ghz = 1.0;
+  WorkerSupervisor supervisor(options);
+  proto::TrialResult r = RunSmallDense(supervisor, 0);
+  EXPECT_EQ(r.status(), proto::TIMEOUT);
+  EXPECT_THAT(r.message(), HasSubstr("6002 ms"));
+  EXPECT_THAT(r.message(), HasSubstr("automatic: 0.000512 M MACs at 1.00 GHz"));
+}
+
+TEST_F(SupervisorTest, TrialsWithoutAReadyMarkerStillReport) {
+  // An invalid config ends the trial before its instance is built.
+  WorkerSupervisor supervisor(Options(""));
+  const kernels::OpSpec op = SmallDense();
+  proto::Config config = ToProto(DefaultConfig(op));
+  (*config.mutable_knobs())["no_such_knob"] = 1;
+  proto::TrialResult r = supervisor.RunTrial(ToProto(op), config, QuickOptions(), 1000);
+  EXPECT_EQ(r.status(), proto::INVALID_CONFIG) << r.message();
+  // The worker is still usable.
+  r = RunSmallDense(supervisor, 0);
+  EXPECT_EQ(r.status(), proto::OK) << r.message();
+}
+
+}  // namespace
+}  // namespace qtune::agent
