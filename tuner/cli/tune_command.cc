@@ -42,8 +42,9 @@ ABSL_FLAG(int32_t, min_repeats, 3, "timed runs per config, at least");
 ABSL_FLAG(int32_t, max_repeats, 1000, "timed runs per config, at most");
 ABSL_FLAG(int32_t, warmup_runs, 1, "untimed runs before timing");
 ABSL_FLAG(int32_t, threads, 0, "threads per kernel run; 0 = the config's threads knob decides");
-ABSL_FLAG(double, trial_timeout_ms, 10000,
-          "per-trial limit on the device, compilation included (ms)");
+ABSL_FLAG(double, trial_timeout_ms, 0,
+          "the kernel's deadline per trial on the device (ms), compilation included; 0 = "
+          "automatic, from the op's size and the device's clock (docs/agent.md)");
 ABSL_FLAG(bool, flush_cache, false, "evict caches between timed runs");
 ABSL_FLAG(std::string, job_name, "",
           "name of the job; a later `qtune tune` with the same name resumes it if it was "
@@ -73,10 +74,10 @@ absl::StatusOr<proto::MeasureOptions> MeasureOptionsFromFlags() {
   m.set_timeout_ms(absl::GetFlag(FLAGS_trial_timeout_ms));
   m.set_flush_cache(absl::GetFlag(FLAGS_flush_cache));
   if (m.min_repeat_ms() < 0 || m.min_repeats() < 1 || m.max_repeats() < m.min_repeats() ||
-      m.warmup_runs() < 0 || m.threads() < 0 || m.timeout_ms() <= 0) {
+      m.warmup_runs() < 0 || m.threads() < 0 || m.timeout_ms() < 0) {
     return absl::InvalidArgumentError(
         "measure flags out of range: need --min-repeat-ms >= 0, 1 <= --min-repeats <= "
-        "--max-repeats, --warmup-runs >= 0, --threads >= 0, --trial-timeout-ms > 0");
+        "--max-repeats, --warmup-runs >= 0, --threads >= 0, --trial-timeout-ms >= 0");
   }
   return m;
 }

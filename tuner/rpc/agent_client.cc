@@ -9,13 +9,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "device_agent/measure_options.h"
 #include "proto/convert.h"
 #include "proto/qtune.grpc.pb.h"
 
 namespace qtune::tuner {
 namespace {
 
-constexpr double kDefaultTrialTimeoutMs = 10000;  // MeasureOptions.timeout_ms == 0
+// The largest cache flush an agent does (worker.cc: at most 64 MiB).
+constexpr size_t kMaxFlushBytes = size_t{64} << 20;
 
 // "HOST:PORT" (HOST may be a bracketed IPv6 literal) with a port in 1..65535.
 absl::Status ValidateAddress(const std::string& address) {
@@ -120,9 +122,16 @@ absl::Status AgentClient::RunTrials(
   for (const kernels::Config& c : configs) *request.add_configs() = ToProto(c);
   *request.mutable_options() = options;
 
-  const double per_trial_ms = options.timeout_ms() > 0 ? options.timeout_ms()
-                                                         : kDefaultTrialTimeoutMs;
+  // The agent answers every trial within its own deadlines (docs/agent.md,
+  // "Deadlines"): at most one reference build for the op, then the kernel's
+  // deadline per config; the call's deadline allows all of them.
+  QTUNE_ASSIGN_OR_RETURN(agent::MeasureSettings settings, agent::ResolveMeasureOptions(options));
+  const double per_trial_ms =
+      settings.timeout_ms > 0
+          ? settings.timeout_ms
+          : agent::AutoKernelTimeoutMs(op.macs(), impl_->info.clock_ghz(), settings, kMaxFlushBytes);
   const absl::Duration deadline =
+      absl::Milliseconds(agent::InstanceTimeoutMs(op.macs())) +
       static_cast<double>(configs.size()) *
           (absl::Milliseconds(per_trial_ms) + impl_->options.trial_slack) +
       impl_->options.trial_slack;
