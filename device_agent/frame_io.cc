@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -27,17 +28,17 @@ absl::Status WriteAll(int fd, const char* data, size_t size) {
   return absl::OkStatus();
 }
 
-// Waits until `fd` is readable or `deadline` passes.
-absl::Status WaitReadable(int fd, absl::Time deadline) {
+// Waits until `fd` is readable or `deadline` (on `clock`) passes.
+absl::Status WaitReadable(int fd, absl::Time deadline, const Clock& clock) {
   while (true) {
     int timeout_ms = -1;
     if (deadline != absl::InfiniteFuture()) {
-      absl::Duration left = deadline - absl::Now();
+      absl::Duration left = deadline - clock.Now();
       if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("deadline passed");
       // Round up so that we never wake just before the deadline and spin.
       timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(left + absl::Milliseconds(1) -
                                                               absl::Nanoseconds(1)));
-      if (timeout_ms <= 0) timeout_ms = 1;
+      timeout_ms = std::clamp(timeout_ms, 1, kReadSliceMs);
     }
     pollfd p{fd, POLLIN, 0};
     int ready = ::poll(&p, 1, timeout_ms);
@@ -49,9 +50,9 @@ absl::Status WaitReadable(int fd, absl::Time deadline) {
   }
 }
 
-absl::Status ReadAll(int fd, absl::Time deadline, char* data, size_t size) {
+absl::Status ReadAll(int fd, absl::Time deadline, const Clock& clock, char* data, size_t size) {
   while (size > 0) {
-    absl::Status wait = WaitReadable(fd, deadline);
+    absl::Status wait = WaitReadable(fd, deadline, clock);
     if (!wait.ok()) return wait;
     ssize_t n = ::read(fd, data, size);
     if (n < 0) {
@@ -81,9 +82,10 @@ absl::Status WriteFrame(int fd, const google::protobuf::MessageLite& message) {
   return WriteAll(fd, frame.data(), frame.size());
 }
 
-absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLite* message) {
+absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLite* message,
+                       const Clock& clock) {
   unsigned char header[4];
-  absl::Status status = ReadAll(fd, deadline, reinterpret_cast<char*>(header), 4);
+  absl::Status status = ReadAll(fd, deadline, clock, reinterpret_cast<char*>(header), 4);
   if (!status.ok()) return status;
   size_t size = size_t{header[0]} | (size_t{header[1]} << 8) | (size_t{header[2]} << 16) |
                 (size_t{header[3]} << 24);
@@ -91,7 +93,7 @@ absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLit
     return absl::DataLossError(absl::StrCat("frame of ", size, " bytes exceeds the limit"));
   }
   std::string payload(size, '\0');
-  status = ReadAll(fd, deadline, payload.data(), size);
+  status = ReadAll(fd, deadline, clock, payload.data(), size);
   if (!status.ok()) return status;
   if (!message->ParseFromString(payload)) return absl::DataLossError("frame does not parse");
   return absl::OkStatus();

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "google/protobuf/message_lite.h"
 
 namespace qtune::agent {
@@ -25,7 +26,11 @@ absl::Status WriteFrame(int fd, const google::protobuf::MessageLite& message);
 // (absl::InfiniteFuture() blocks). DEADLINE_EXCEEDED when it passes,
 // UNAVAILABLE on end of file (the writer is gone), DATA_LOSS for a frame that
 // is too large or does not parse, INTERNAL on other I/O errors.
-absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLite* message);
+// `deadline` is on `clock`: the wait is cut into slices of at most
+// kReadSliceMs so that a fake clock moved by another thread is noticed.
+inline constexpr int kReadSliceMs = 100;
+absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLite* message,
+                       const Clock& clock = Clock::Real());
 
 }  // namespace qtune::agent
 

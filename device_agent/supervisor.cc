@@ -255,13 +255,16 @@ proto::TrialResult WorkerSupervisor::TrialLocked(const proto::RunTrialsRequest& 
   }
   // Phase 1: the instance (and its reference) until the ready marker, or a
   // result that ends the trial before it. Phase 2: the kernel.
+  const Clock& clock = options_.clock != nullptr ? *options_.clock : Clock::Real();
   bool kernel_phase = false;
   proto::TrialResult result;
   absl::Status got =
-      ReadFrame(reply_fd_, absl::Now() + absl::Milliseconds(deadlines.instance_ms), &result);
+      ReadFrame(reply_fd_, clock.Now() + absl::Milliseconds(deadlines.instance_ms), &result,
+                clock);
   if (got.ok() && result.status() == proto::TRIAL_STATUS_UNSPECIFIED) {
     kernel_phase = true;
-    got = ReadFrame(reply_fd_, absl::Now() + absl::Milliseconds(deadlines.kernel_ms), &result);
+    got = ReadFrame(reply_fd_, clock.Now() + absl::Milliseconds(deadlines.kernel_ms), &result,
+                    clock);
     if (got.ok() && result.status() == proto::TRIAL_STATUS_UNSPECIFIED) {
       got = absl::DataLossError("a second ready marker");
     }

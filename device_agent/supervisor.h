@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/clock.h"
 #include "absl/status/statusor.h"
 #include "proto/qtune.pb.h"
 
@@ -33,6 +34,8 @@ struct WorkerOptions {
   // Floor of the bound on building an operator instance and its reference
   // (InstanceTimeoutMs). Tests lower it.
   double instance_timeout_floor_ms = 30000;
+  // The clock the trial deadlines run on; not owned; null = Clock::Real().
+  const Clock* clock = nullptr;
 };
 
 // Thread-safe. Trials are serialised: a caller of RunTrial() waits for the

@@ -19,9 +19,9 @@
 #include "kernels/depthwise/depthwise.h"
 #include "kernels/src/strings.h"
 #include "kernels/src/thread_pool.h"
+#include "qtune/kernels/buffer.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
-#include "qtune/kernels/verify.h"
 
 namespace qtune::kernels::depthwise {
 namespace {

@@ -39,9 +39,9 @@
 #include "kernels/generic/direct_conv.h"
 #include "kernels/src/strings.h"
 #include "kernels/src/thread_pool.h"
+#include "qtune/kernels/buffer.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
-#include "qtune/kernels/verify.h"
 
 // Every compiled (MR, NR) tile: X(MR, NR) for each pair of kMrValues x
 // kNrValues with MR * NR <= kMaxTileElements.

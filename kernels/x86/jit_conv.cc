@@ -23,9 +23,9 @@
 #include "kernels/x86/jit_code_cache.h"
 #include "kernels/x86/jit_conv_gen.h"
 #include "kernels/x86/jit_conv_pack.h"
+#include "qtune/kernels/buffer.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
-#include "qtune/kernels/verify.h"
 
 namespace qtune::kernels::x86 {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "kernels/x86/conv_geometry.h"
 #include "kernels/x86/jit_conv.h"
+#include "qtune/kernels/buffer.h"
 #include "qtune/kernels/kernel.h"
-#include "qtune/kernels/verify.h"
 
 namespace qtune::kernels::x86 {
 

@@ -3,9 +3,15 @@
 // its own bound and does not count against the kernel's deadline.
 #include "device_agent/supervisor.h"
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <thread>
 #include <string>
 
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/convert.h"
@@ -130,6 +136,31 @@ TEST_F(SupervisorTest, TrialsWithoutAReadyMarkerStillReport) {
   // The worker is still usable.
   r = RunSmallDense(supervisor, 0);
   EXPECT_EQ(r.status(), proto::OK) << r.message();
+}
+
+// The deadlines run on the injected clock: a hanging kernel times out when
+// the clock passes its deadline, however little real time went by (the 1 h
+// case would otherwise outlast the test's timeout), and the result names the
+// deadline it was given.
+TEST_F(SupervisorTest, DeadlinesRunOnTheInjectedClock) {
+  for (double timeout_ms : {1e3, 6e4, 3.6e6}) {
+    FakeClock clock;
+    WorkerOptions options = Options("hang");
+    options.clock = &clock;
+    WorkerSupervisor supervisor(options);
+    std::atomic<bool> done{false};
+    std::thread ticker([&] {
+      while (!done.load()) {
+        clock.Advance(absl::Milliseconds(timeout_ms / 20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+    proto::TrialResult r = RunSmallDense(supervisor, timeout_ms);
+    done = true;
+    ticker.join();
+    EXPECT_EQ(r.status(), proto::TIMEOUT) << r.message();
+    EXPECT_THAT(r.message(), HasSubstr(absl::StrFormat("%.10g ms deadline", timeout_ms)));
+  }
 }
 
 }  // namespace
