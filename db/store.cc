@@ -44,8 +44,9 @@ namespace {
 // PRAGMA application_id of every qtune database: "qtun" in ASCII.
 constexpr int64_t kApplicationId = 0x7174756e;
 
-constexpr std::array<absl::string_view, 5> kJobStates = {"running", "done", "failed",
-                                                         "cancelled", "interrupted"};
+constexpr std::array<absl::string_view, 6> kJobStates = {"queued",    "running", "done",
+                                                         "failed",    "cancelled",
+                                                         "interrupted"};
 
 int LatestVersion() { return internal::Migrations().back().version; }
 
@@ -1075,7 +1076,7 @@ absl::StatusOr<std::string> Store::CreateJob(const JobRecord& job) {
   if (j.state.empty()) j.state = "running";
   QTUNE_RETURN_IF_ERROR(ValidateJobState(j.state));
   j.created_at = NowTimestamp();
-  j.finished_at = j.state == "running" ? "" : j.created_at;
+  j.finished_at = j.state == "running" || j.state == "queued" ? "" : j.created_at;
   j.owner = CurrentJobOwner();
   j.heartbeat_at = j.created_at;
   QTUNE_RETURN_IF_ERROR(impl_->InsertJob(j, /*skip_existing=*/false));
@@ -1132,8 +1133,9 @@ absl::Status Store::Heartbeat(const std::string& job_id) {
 absl::Status Store::FinishJob(const std::string& job_id, const std::string& state) {
   QTUNE_RETURN_IF_ERROR(impl_->Writable());
   QTUNE_RETURN_IF_ERROR(ValidateJobState(state));
-  if (state == "running") {
-    return absl::InvalidArgumentError("FinishJob needs a final state, not 'running'");
+  if (state == "running" || state == "queued") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FinishJob needs a final state, not '", state, "'"));
   }
   QTUNE_ASSIGN_OR_RETURN(
       Query q, impl_->conn->Prepare("UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?"));

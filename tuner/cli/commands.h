@@ -10,6 +10,8 @@
 //   qtune db ...             db_command.cc
 //   qtune bench-search       bench_search_command.cc
 //   qtune report             report_command.cc
+//   qtune serve | submit | watch | jobs | cancel | devices
+//                            daemon_commands.cc
 //
 // Run functions return the process exit status (docs/cli.md) and report
 // errors as one line on stderr.
@@ -17,6 +19,7 @@
 #define QTUNE_TUNER_CLI_COMMANDS_H_
 
 #include <functional>
+#include <vector>
 
 #include "tuner/cli/subcommand.h"
 
@@ -34,6 +37,8 @@ Command InfoCommand();
 Command DbCommand();
 Command BenchSearchCommand();
 Command ReportCommand();
+// serve, submit, watch, jobs, cancel, devices (daemon_commands.cc).
+std::vector<Command> DaemonCommands();
 
 }  // namespace qtune::tuner
 

@@ -25,7 +25,9 @@ ABSL_FLAG(std::string, strategy, "model",
 ABSL_FLAG(uint64_t, seed, 1, "seed of the search strategies");
 ABSL_FLAG(int32_t, batch_size, qtune::tuner::kDefaultBatchSize,
           "configs per RunTrials call and per database transaction");
-ABSL_FLAG(std::string, device, "", "db: only records of this device key");
+ABSL_FLAG(std::string, device, "",
+          "db, report, bench-search: only records of this device key; submit: run on the "
+          "daemon's agents of this device key");
 ABSL_FLAG(std::string, job, "", "db: only records of this job id");
 ABSL_FLAG(std::string, out, "",
           "db export: write to this file instead of stdout; report: the HTML file to write");

@@ -28,16 +28,16 @@ constexpr char kProgram[] = "qtune";
 int NoRun(const ParsedArgs&) { return 0; }  // `help` is handled by Main
 
 const std::vector<Command>& Commands() {
-  static const auto* commands = new std::vector<Command>{
-      TuneCommand(),
-      TasksCommand(),
-      ModelsCommand(),
-      InfoCommand(),
-      DbCommand(),
-      BenchSearchCommand(),
-      ReportCommand(),
-      {{"help", "[COMMAND]", "Show the usage of qtune or of one command.", "", {}, ""}, NoRun},
-  };
+  static const auto* commands = [] {
+    auto* list = new std::vector<Command>{
+        TuneCommand(),   TasksCommand(),       ModelsCommand(), InfoCommand(),
+        DbCommand(),     BenchSearchCommand(), ReportCommand(),
+    };
+    for (Command& c : DaemonCommands()) list->push_back(std::move(c));
+    list->push_back(
+        {{"help", "[COMMAND]", "Show the usage of qtune or of one command.", "", {}, ""}, NoRun});
+    return list;
+  }();
   return *commands;
 }
 

@@ -16,6 +16,8 @@
 #include "qtune/db/store.h"
 #include "tuner/cli/commands.h"
 #include "tuner/cli/flags.h"
+#include "tuner/cli/tune_flags.h"
+#include "tuner/core/job_spec.h"
 #include "tuner/core/model_zoo.h"
 #include "tuner/core/tasks.h"
 #include "tuner/core/tuner.h"
@@ -106,53 +108,80 @@ std::string ArgsJson(const TuneOptions& o, const std::vector<std::string>& layer
                      {"measure", measure}});
 }
 
+}  // namespace
+
+absl::StatusOr<proto::JobSpec> JobSpecFromFlags(const ParsedArgs& args) {
+  proto::JobSpec spec;
+  QTUNE_ASSIGN_OR_RETURN(const Model* model, FindModel(absl::GetFlag(FLAGS_model)));
+  spec.set_model(model->name);
+  QTUNE_ASSIGN_OR_RETURN(std::vector<kernels::DType> dtypes,
+                         ParseDTypeList(absl::GetFlag(FLAGS_dtype)));
+  for (kernels::DType d : dtypes) {
+    spec.add_dtypes(d == kernels::DType::kInt8 ? proto::INT8 : proto::FP32);
+  }
+  for (const std::string& layer : SplitList(absl::GetFlag(FLAGS_layers))) spec.add_layers(layer);
+  QTUNE_RETURN_IF_ERROR(ExtractTasks(*model, dtypes, {spec.layers().begin(), spec.layers().end()})
+                            .status());
+  spec.set_strategy(absl::GetFlag(FLAGS_strategy));
+  QTUNE_RETURN_IF_ERROR(MakeSearchStrategy(spec.strategy()).status());
+  const int32_t trials = absl::GetFlag(FLAGS_trials);
+  if (trials < 1) return absl::InvalidArgumentError("--trials must be at least 1");
+  spec.set_trials_per_task(trials);
+  const int32_t patience = absl::GetFlag(FLAGS_patience);
+  if (patience < 0) return absl::InvalidArgumentError("--patience must not be negative");
+  spec.set_patience(patience);
+  spec.set_transfer(absl::GetFlag(FLAGS_transfer));
+  const int32_t batch_size = absl::GetFlag(FLAGS_batch_size);
+  if (batch_size < 1 || batch_size > kMaxBatchSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--batch-size must be in [1, ", kMaxBatchSize, "]"));
+  }
+  spec.set_batch_size(batch_size);
+  spec.set_seed(absl::GetFlag(FLAGS_seed));
+  const absl::Duration budget = absl::GetFlag(FLAGS_time_budget);
+  if (budget < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--time-budget must not be negative");
+  }
+  spec.set_time_budget_s(absl::ToDoubleSeconds(budget));
+  if (budget > absl::ZeroDuration() && !args.given.count("trials")) {
+    spec.set_trials_per_task(0);  // the budget and convergence decide
+  }
+  spec.set_history(absl::GetFlag(FLAGS_history));
+  spec.set_name(absl::GetFlag(FLAGS_job_name));
+  const int32_t max_failures = absl::GetFlag(FLAGS_max_failures);
+  if (max_failures < 0) return absl::InvalidArgumentError("--max-failures must not be negative");
+  spec.set_max_failures(max_failures);
+  QTUNE_ASSIGN_OR_RETURN(*spec.mutable_measure(), MeasureOptionsFromFlags());
+  return spec;
+}
+
+const std::vector<std::string>& TuneJobFlags() {
+  static const auto* flags = new std::vector<std::string>{
+      "model", "dtype", "trials", "time_budget", "patience", "layers", "strategy", "transfer",
+      "seed", "batch_size", "history", "job_name", "max_failures", "min_repeat_ms",
+      "min_repeats", "max_repeats", "warmup_runs", "threads", "trial_timeout_ms", "flush_cache"};
+  return *flags;
+}
+
+namespace {
+
 int RunTune(const ParsedArgs& args) {
   const std::string program = "qtune tune";
   // Everything that can be checked without side effects comes first.
   TuneOptions options;
   std::vector<Task> tasks;
-  std::vector<std::string> layers = SplitList(absl::GetFlag(FLAGS_layers));
   {
     absl::Status status = [&]() -> absl::Status {
-      QTUNE_ASSIGN_OR_RETURN(const Model* model, FindModel(absl::GetFlag(FLAGS_model)));
-      QTUNE_ASSIGN_OR_RETURN(std::vector<kernels::DType> dtypes,
-                             ParseDTypeList(absl::GetFlag(FLAGS_dtype)));
-      QTUNE_ASSIGN_OR_RETURN(tasks, ExtractTasks(*model, dtypes, layers));
-      options.model = model->name;
-      options.strategy = absl::GetFlag(FLAGS_strategy);
-      QTUNE_RETURN_IF_ERROR(MakeSearchStrategy(options.strategy).status());
-      options.trials_per_task = absl::GetFlag(FLAGS_trials);
-      options.batch_size = absl::GetFlag(FLAGS_batch_size);
-      if (options.trials_per_task < 1) {
-        return absl::InvalidArgumentError("--trials must be at least 1");
-      }
-      options.patience = absl::GetFlag(FLAGS_patience);
-      if (options.patience < 0) return absl::InvalidArgumentError("--patience must not be negative");
-      options.transfer = absl::GetFlag(FLAGS_transfer);
-      if (options.batch_size < 1) {
-        return absl::InvalidArgumentError("--batch-size must be at least 1");
-      }
-      options.seed = absl::GetFlag(FLAGS_seed);
-      options.time_budget = absl::GetFlag(FLAGS_time_budget);
-      if (options.time_budget < absl::ZeroDuration()) {
-        return absl::InvalidArgumentError("--time-budget must not be negative");
-      }
-      if (options.time_budget > absl::ZeroDuration() && !args.given.count("trials")) {
-        options.trials_per_task = 0;  // the budget and convergence decide
-      }
-      options.use_history = absl::GetFlag(FLAGS_history);
-      options.job_name = absl::GetFlag(FLAGS_job_name);
-      options.max_failures_in_a_row = absl::GetFlag(FLAGS_max_failures);
-      if (options.max_failures_in_a_row < 0) {
-        return absl::InvalidArgumentError("--max-failures must not be negative");
-      }
-      QTUNE_ASSIGN_OR_RETURN(options.measure, MeasureOptionsFromFlags());
+      QTUNE_ASSIGN_OR_RETURN(proto::JobSpec spec, JobSpecFromFlags(args));
+      QTUNE_ASSIGN_OR_RETURN(tasks, TasksOfSpec(spec));
+      QTUNE_ASSIGN_OR_RETURN(options, TuneOptionsOfSpec(spec));
+      options.job_name = spec.name();
       return absl::OkStatus();
     }();
     if (!status.ok()) return cli::ReportError(program, status);
   }
   const std::string agent_address = absl::GetFlag(FLAGS_agent);
-  options.args_json = ArgsJson(options, layers, agent_address);
+  options.args_json = ArgsJson(options, SplitList(absl::GetFlag(FLAGS_layers)), agent_address);
 
   absl::StatusOr<std::unique_ptr<AgentClient>> agent = AgentClient::Connect(agent_address, Token());
   if (!agent.ok()) return cli::ReportError(program, agent.status());
@@ -204,16 +233,16 @@ int RunTune(const ParsedArgs& args) {
 }  // namespace
 
 Command TuneCommand() {
-  return {Subcommand{"tune", "", "Tune a model's layers on a device and record every trial in the database.",
+  Command command{Subcommand{"tune", "", "Tune a model's layers on a device and record every trial in the database.",
        "For each layer and dtype, asks the agent for the op's configuration space, measures\n"
        "configs proposed by the search strategy in batches, and stores every trial. Prints\n"
        "a progress line on a terminal (JSON lines with --json or when stdout is not a\n"
        "terminal) and finally a per-layer table with the int8 speedup over fp32.\n"
        "Exit status: 0 done, 1 failed, 2 bad input, 3 agent unreachable, 130 interrupted.",
-       {"model", "agent", "db", "dtype", "trials", "time_budget", "patience", "layers",
-        "strategy", "transfer", "json", "token", "seed", "batch_size", "history", "job_name",
-        "max_failures", "min_repeat_ms", "min_repeats", "max_repeats", "warmup_runs", "threads",
-        "trial_timeout_ms", "flush_cache"}, ""}, RunTune};
+       {}, ""}, RunTune};
+  command.spec.flags = TuneJobFlags();
+  for (const char* flag : {"agent", "db", "json", "token"}) command.spec.flags.push_back(flag);
+  return command;
 }
 
 }  // namespace qtune::tuner

@@ -141,7 +141,10 @@ class Job {
   absl::Status MeasureBatch(size_t index, const ConfigSpace& space,
                             const std::vector<Config>& configs,
                             std::vector<Measurement>& measured);
-  bool Cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+  bool Cancelled() const {
+    return (options_.cancel != nullptr && options_.cancel->load()) || Interrupted();
+  }
+  bool Interrupted() const { return options_.interrupt != nullptr && options_.interrupt->load(); }
   absl::Time Now() const {
     return (options_.clock != nullptr ? *options_.clock : Clock::Real()).Now();
   }
@@ -169,13 +172,20 @@ absl::Status Job::Prepare(const std::vector<Task>& tasks) {
       info.kernel_build_id().empty() ? db::kUnknownBuild : info.kernel_build_id();
   settings_ = MeasureSettingsKey(options_.measure);
   caches_ = CachesOf(info);
+  QTUNE_RETURN_IF_ERROR(store_.UpsertDevice(DeviceRecordOf(info)));
+  for (const Task& task : tasks) QTUNE_RETURN_IF_ERROR(store_.UpsertWorkload(WorkloadRecordOf(task.op)));
+  if (!options_.job_id.empty()) {
+    db::Filter by_id;
+    by_id.job_id = options_.job_id;
+    QTUNE_ASSIGN_OR_RETURN(std::vector<db::JobRecord> jobs, store_.Jobs(by_id));
+    if (jobs.empty()) return absl::NotFoundError(absl::StrCat("job '", options_.job_id, "' not found"));
+    return ResumeJob(jobs.front(), tasks);
+  }
   if (!options_.job_name.empty()) {
     absl::StatusOr<db::JobRecord> existing = store_.FindJob(options_.job_name);
     if (existing.ok()) return ResumeJob(*existing, tasks);
     if (!absl::IsNotFound(existing.status())) return existing.status();
   }
-  QTUNE_RETURN_IF_ERROR(store_.UpsertDevice(DeviceRecordOf(info)));
-  for (const Task& task : tasks) QTUNE_RETURN_IF_ERROR(store_.UpsertWorkload(WorkloadRecordOf(task.op)));
 
   db::JobRecord job;
   job.model = options_.model;
@@ -196,8 +206,10 @@ absl::Status Job::Prepare(const std::vector<Task>& tasks) {
 
 absl::Status Job::ResumeJob(const db::JobRecord& job, const std::vector<Task>& tasks) {
   const auto refuse = [&](absl::string_view why) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot resume job '", options_.job_name, "' (", job.job_id, "): ", why));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot resume job '", job.name.empty() ? job.job_id : job.name,
+        job.name.empty() ? "" : absl::StrCat("' (", job.job_id, ")"), job.name.empty() ? "'" : "",
+        ": ", why));
   };
   if (job.device_key != report_.device_key) {
     return refuse(absl::StrCat("it ran on ", job.device_key, ", the agent is ",
@@ -211,12 +223,20 @@ absl::Status Job::ResumeJob(const db::JobRecord& job, const std::vector<Task>& t
   for (const db::TaskRecord& task : recorded) have.emplace_back(task.name, task.workload_key);
   std::sort(want.begin(), want.end());
   std::sort(have.begin(), have.end());
-  if (want != have) {
+  if (!have.empty() && want != have) {
     return refuse(absl::StrCat("it has ", have.size(), " other tasks; give the same --model, "
                                "--layers and --dtype as when it started"));
   }
   if (absl::Status resumed = store_.ResumeJob(job.job_id); !resumed.ok()) {
     return refuse(resumed.message());
+  }
+  if (have.empty()) {  // a job created ahead (queued by the daemon) gets its tasks now
+    std::vector<db::TaskRecord> records;
+    for (const Task& task : tasks) {
+      records.push_back(db::TaskRecord{job.job_id, task.name, kernels::CanonicalKey(task.op),
+                                       task.occurrences});
+    }
+    QTUNE_RETURN_IF_ERROR(store_.AddTasks(records));
   }
   report_.job_id = job.job_id;
   report_.resumed = true;
@@ -519,8 +539,9 @@ absl::Status Job::Run(const std::vector<Task>& tasks) {
     }
   }
   report_.state = status.ok()                                      ? "done"
-                  : status.code() == absl::StatusCode::kCancelled ? "cancelled"
-                                                                  : "failed";
+                  : status.code() != absl::StatusCode::kCancelled ? "failed"
+                  : Interrupted()                                 ? "interrupted"
+                                                                  : "cancelled";
   absl::Status finish = store_.FinishJob(report_.job_id, report_.state);
   return status.ok() ? finish : status;
 }

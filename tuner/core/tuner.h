@@ -102,8 +102,15 @@ struct TuneOptions {
   // count as measured, and its tasks must be the ones given. FAILED_PRECONDITION
   // when it is done or still running; a new job otherwise.
   std::string job_name;
+  // Adopts the existing job `job_id` (it must not be done or running
+  // elsewhere), as a resumed job: its trials count as measured; a job
+  // without tasks gets the given ones. Takes precedence over job_name.
+  std::string job_id;
   std::string args_json = "{}";  // the job's options, stored with the job
   const std::atomic<bool>* cancel = nullptr;  // not owned; may be null
+  // Like `cancel`, but the job ends "interrupted" (resumable) instead of
+  // "cancelled": a daemon shutting down. Not owned; may be null.
+  const std::atomic<bool>* interrupt = nullptr;
   // The time source of the budget, the warm-up shares and the report's
   // timings; not owned; null = Clock::Real().
   const Clock* clock = nullptr;

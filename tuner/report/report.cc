@@ -302,4 +302,41 @@ void JsonLinesObserver::OnTaskEnd(size_t index, const TaskOutcome& task) {
   out_ << json::Dump(line) << std::endl;
 }
 
+TuneReport ReportOf(const proto::JobStatus& status) {
+  TuneReport report;
+  report.job_id = status.job_id();
+  report.device_key = status.device_key();
+  report.kernel_build = status.kernel_build();
+  report.resumed = status.resumed();
+  report.state = status.state();
+  report.trials = status.trials_done();
+  report.wall_s = status.wall_s();
+  report.measure_s = status.measure_s();
+  report.overhead_ms_per_trial = status.overhead_ms_per_trial();
+  for (const proto::TaskProgress& p : status.tasks()) {
+    absl::StatusOr<kernels::OpSpec> op = kernels::ParseOpSpec(p.workload_key());
+    if (!op.ok()) continue;
+    TaskOutcome t;
+    t.task.name = p.name();
+    t.task.layer = p.layer();
+    t.task.op = *op;
+    t.task.dtype = op->dtype;
+    t.task.occurrences = p.occurrences();
+    t.workload_key = p.workload_key();
+    t.space_size = p.space_size();
+    t.trials = p.trials();
+    t.ok_trials = p.ok_trials();
+    t.history_trials = p.history_trials();
+    if (p.best_us() > 0) {
+      t.best = BestTrial{p.config(), p.kernel(), p.best_us(), p.best_job_id(), p.from_history()};
+    }
+    if (!p.status().empty() && p.status() != "ok") t.status = absl::UnknownError(p.status());
+    t.end_reason = p.end_reason();
+    t.transfer_sources = p.transfer_sources();
+    t.transfer_seeds = p.transfer_seeds();
+    report.tasks.push_back(std::move(t));
+  }
+  return report;
+}
+
 }  // namespace qtune::tuner

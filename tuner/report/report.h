@@ -27,6 +27,7 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "proto/qtune.pb.h"
 #include "tuner/core/tuner.h"
 
 namespace qtune::tuner {
@@ -105,6 +106,10 @@ class JsonLinesObserver final : public TuneObserver {
   std::string db_path_;
   size_t num_tasks_ = 0;
 };
+
+// The report of a daemon job from its status (`qtune watch`), for the same
+// table as `qtune tune`: tasks whose workload key does not parse are left out.
+TuneReport ReportOf(const proto::JobStatus& status);
 
 }  // namespace qtune::tuner
 

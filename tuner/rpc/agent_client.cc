@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "device_agent/measure_options.h"
 #include "proto/convert.h"
+#include "proto/health.grpc.pb.h"
 #include "proto/qtune.grpc.pb.h"
 
 namespace qtune::tuner {
@@ -45,6 +46,7 @@ struct AgentClient::Impl {
   AgentClientOptions options;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<proto::DeviceAgent::Stub> stub;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
   proto::DeviceInfo info;
 
   void Prepare(grpc::ClientContext& context, absl::Duration timeout) const {
@@ -69,8 +71,15 @@ absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
   // HTTP proxy from the environment.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   args.SetMaxReceiveMessageSize(64 << 20);
-  impl->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca_pem.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_ca_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  impl->channel = grpc::CreateCustomChannel(address, credentials, args);
   impl->stub = proto::DeviceAgent::NewStub(impl->channel);
+  impl->health = grpc::health::v1::Health::NewStub(impl->channel);
 
   grpc::ClientContext context;
   impl->Prepare(context, options.connect_timeout);
@@ -142,6 +151,21 @@ absl::Status AgentClient::RunTrials(
   proto::TrialResult result;
   while (reader->Read(&result)) on_result(result);
   return FromGrpc(reader->Finish(), absl::StrCat(impl_->What(), " RunTrials"));
+}
+
+absl::Status AgentClient::CheckHealth() {
+  grpc::ClientContext context;
+  impl_->Prepare(context, impl_->options.connect_timeout);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse reply;
+  const grpc::Status status = impl_->health->Check(&context, request, &reply);
+  // An agent without the health service (older builds) answered all the same.
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return absl::OkStatus();
+  QTUNE_RETURN_IF_ERROR(FromGrpc(status, absl::StrCat(impl_->What(), " health check")));
+  if (reply.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(absl::StrCat(impl_->What(), " is not serving"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace qtune::tuner

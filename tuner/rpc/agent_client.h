@@ -17,9 +17,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tuner/core/device_pool.h"
 #include "tuner/core/runner.h"
 
 namespace qtune::tuner {
@@ -31,9 +33,11 @@ struct AgentClientOptions {
   absl::Duration rpc_timeout = absl::Seconds(30);
   // RunTrials deadline: configs * (per-trial timeout + slack) + slack.
   absl::Duration trial_slack = absl::Seconds(5);
+  // PEM of the CA that signed the agent's TLS certificate; empty: no TLS.
+  std::string tls_ca_pem;
 };
 
-class AgentClient final : public Runner {
+class AgentClient final : public AgentConnection {
  public:
   // Connects to "HOST:PORT" and fetches the device info under
   // `connect_timeout`. INVALID_ARGUMENT for a malformed address;
@@ -54,6 +58,9 @@ class AgentClient final : public Runner {
   absl::Status RunTrials(const kernels::OpSpec& op, const std::vector<kernels::Config>& configs,
                          const proto::MeasureOptions& options,
                          const std::function<void(const proto::TrialResult&)>& on_result) override;
+  // The standard health check (grpc.health.v1) under `connect_timeout`: OK
+  // when the agent serves.
+  absl::Status CheckHealth() override;
 
  private:
   struct Impl;

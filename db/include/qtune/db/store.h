@@ -78,7 +78,8 @@ struct JobRecord {
   std::string job_id;       // natural key (random UUID), set by CreateJob when empty
   std::string model;
   std::string device_key;
-  // "running", "done", "failed", "cancelled" or "interrupted". Jobs() and
+  // "queued" (created by the daemon, not started yet), "running", "done",
+  // "failed", "cancelled" or "interrupted". Jobs() and
   // FindJob() report a "running" job whose owner is gone (JobOwnerGone) as
   // "interrupted" even before anything has written that state.
   std::string state;
@@ -196,7 +197,7 @@ class Store {
   absl::Status FinishJob(const std::string& job_id, const std::string& state);
   // The job named `name` (NOT_FOUND when none), its state as Jobs() reports it.
   absl::StatusOr<JobRecord> FindJob(const std::string& name) const;
-  // Takes over a job that is not running (interrupted, failed or
+  // Takes over a job that is not running (queued, interrupted, failed or
   // cancelled): state "running", this process as its owner, no finish
   // time. FAILED_PRECONDITION when it is done or still running elsewhere.
   absl::Status ResumeJob(const std::string& job_id);

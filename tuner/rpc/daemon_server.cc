@@ -1,0 +1,310 @@
+#include "tuner/rpc/daemon_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <exception>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "proto/convert.h"
+#include "proto/qtune.grpc.pb.h"
+#include "qtune/db/store.h"
+#include "tuner/core/job_manager.h"
+#include "tuner/rpc/agent_client.h"
+
+namespace qtune::tuner {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+// Runs a handler body; an exception becomes INTERNAL instead of escaping
+// into gRPC.
+grpc::Status Guard(const std::function<grpc::Status()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("daemon error: ", e.what()));
+  } catch (...) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "daemon error: unknown exception");
+  }
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+bool IsLoopbackHost(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  const std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read the ", what, " ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  if (text.str().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("the ", what, " ", path, " is empty"));
+  }
+  return text.str();
+}
+
+// A job's final states, where a watch ends.
+bool WatchEnds(const proto::JobStatus& s) {
+  return s.state() == "done" || s.state() == "failed" || s.state() == "cancelled" ||
+         s.state() == "interrupted";
+}
+
+class TunerService final : public proto::Tuner::Service {
+ public:
+  TunerService(std::string token, std::string db_path, DevicePool& pool, JobManager& jobs)
+      : token_(std::move(token)), db_path_(std::move(db_path)), pool_(pool), jobs_(jobs) {}
+
+  grpc::Status SubmitJob(grpc::ServerContext* context, const proto::SubmitJobRequest* request,
+                         proto::JobStatus* reply) override {
+    return Guard([&] {
+      if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+      absl::StatusOr<proto::JobStatus> status = jobs_.Submit(request->spec());
+      if (!status.ok()) return ToGrpc(status.status());
+      *reply = *std::move(status);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status WatchJob(grpc::ServerContext* context, const proto::WatchJobRequest* request,
+                        grpc::ServerWriter<proto::JobStatus>* writer) override {
+    return Guard([&] {
+      if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+      int64_t version = 0;
+      while (true) {
+        absl::StatusOr<proto::JobStatus> status = jobs_.Status(request->job_id());
+        if (!status.ok()) return ToGrpc(status.status());
+        if (!writer->Write(*status)) {
+          return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+        }
+        if (WatchEnds(*status)) return grpc::Status::OK;
+        // At once on progress, else once a second (so that a client sees
+        // what a waiting job waits for).
+        jobs_.WaitForUpdate(request->job_id(), &version, absl::Seconds(1));
+        if (context->IsCancelled()) {
+          return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+        }
+      }
+    });
+  }
+
+  grpc::Status CancelJob(grpc::ServerContext* context, const proto::CancelJobRequest* request,
+                         proto::JobStatus* reply) override {
+    return Guard([&] {
+      if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+      absl::StatusOr<proto::JobStatus> status = jobs_.Cancel(request->job_id());
+      if (!status.ok()) return ToGrpc(status.status());
+      *reply = *std::move(status);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status ListJobs(grpc::ServerContext* context, const proto::ListJobsRequest*,
+                        proto::ListJobsResponse* reply) override {
+    return Guard([&] {
+      if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+      absl::StatusOr<std::vector<proto::JobStatus>> jobs = jobs_.List();
+      if (!jobs.ok()) return ToGrpc(jobs.status());
+      for (proto::JobStatus& j : *jobs) *reply->add_jobs() = std::move(j);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status ListDevices(grpc::ServerContext* context, const proto::ListDevicesRequest*,
+                           proto::ListDevicesResponse* reply) override {
+    return Guard([&] {
+      if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+      for (proto::DeviceInfo& d : pool_.Devices()) *reply->add_devices() = std::move(d);
+      for (proto::AgentStatus& a : pool_.Agents()) *reply->add_agents() = std::move(a);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status RegisterAgent(grpc::ServerContext* context, const proto::RegisterAgentRequest* request,
+                             proto::DeviceInfo* reply) override {
+    return Guard([&] {
+      if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+      absl::StatusOr<proto::DeviceInfo> info =
+          pool_.Register(request->address(), request->token(), request->heartbeat());
+      if (!info.ok()) return ToGrpc(info.status());
+      *reply = *std::move(info);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status QueryBest(grpc::ServerContext* context, const proto::QueryBestRequest* request,
+                         proto::QueryBestResponse* reply) override {
+    return Guard([&] {
+      if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
+      absl::StatusOr<kernels::OpSpec> op = FromProto(request->op());
+      if (!op.ok()) return ToGrpc(op.status());
+      if (request->device_key().empty()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "device_key is required");
+      }
+      absl::StatusOr<std::unique_ptr<db::Store>> store =
+          db::Store::Open(db_path_, db::Store::Mode::kReadOnly);
+      if (!store.ok()) return ToGrpc(store.status());
+      db::Filter filter;
+      filter.device_key = request->device_key();
+      filter.workload_key = kernels::CanonicalKey(*op);
+      absl::StatusOr<std::vector<db::BestRecord>> best = (*store)->Best(filter);
+      if (!best.ok()) return ToGrpc(best.status());
+      if (best->empty()) return grpc::Status::OK;  // found = false
+      const db::BestRecord& b = best->front();
+      reply->set_found(true);
+      reply->set_kernel_name(b.kernel);
+      reply->set_median_us(b.median_us);
+      reply->set_config_text(b.config);
+      reply->set_kernel_build(b.build_id);
+      for (absl::string_view item : absl::StrSplit(b.config, ',', absl::SkipEmpty())) {
+        const size_t eq = item.find('=');
+        int64_t value = 0;
+        if (eq != absl::string_view::npos && absl::SimpleAtoi(item.substr(eq + 1), &value)) {
+          (*reply->mutable_config()->mutable_knobs())[std::string(item.substr(0, eq))] = value;
+        }
+      }
+      return grpc::Status::OK;
+    });
+  }
+
+ private:
+  grpc::Status Authenticate(const grpc::ServerContext& context) const {
+    if (token_.empty()) return grpc::Status::OK;
+    const auto& metadata = context.client_metadata();
+    auto it = metadata.find(kTokenMetadataKey);
+    if (it != metadata.end() &&
+        ConstantTimeEquals(std::string_view(it->second.data(), it->second.size()), token_)) {
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        absl::StrCat("missing or wrong ", kTokenMetadataKey, " metadata"));
+  }
+
+  const std::string token_;
+  const std::string db_path_;
+  DevicePool& pool_;
+  JobManager& jobs_;
+};
+
+}  // namespace
+
+struct DaemonServer::Impl {
+  DaemonOptions options;
+  std::string address;
+  std::unique_ptr<DevicePool> pool;
+  std::unique_ptr<JobManager> jobs;
+  std::unique_ptr<TunerService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::mutex shutdown_mu;
+  bool shut_down = false;
+};
+
+DaemonServer::DaemonServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DaemonServer::~DaemonServer() { Shutdown(); }
+
+const std::string& DaemonServer::address() const { return impl_->address; }
+
+absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Start(DaemonOptions options) {
+  const bool loopback = IsLoopbackHost(options.listen);
+  if (!loopback && options.token.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on non-loopback address ", options.listen, " without --token"));
+  }
+  if (!loopback && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on non-loopback address ", options.listen,
+        " without TLS (--tls-cert and --tls-key)"));
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::FailedPreconditionError("--tls-cert and --tls-key go together");
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    QTUNE_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(options.tls_cert_file, "TLS certificate"));
+    QTUNE_ASSIGN_OR_RETURN(pair.private_key, ReadPem(options.tls_key_file, "TLS key"));
+    ssl.pem_key_cert_pairs.push_back(std::move(pair));
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  std::string agent_ca;
+  if (!options.agent_tls_ca_file.empty()) {
+    QTUNE_ASSIGN_OR_RETURN(agent_ca, ReadPem(options.agent_tls_ca_file, "agents' CA"));
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  DevicePoolOptions pool_options = options.pool;
+  pool_options.clock = options.clock;
+  const std::string agent_token = options.agent_token;
+  impl->pool = std::make_unique<DevicePool>(
+      [agent_token, agent_ca](const std::string& address, const std::string& token)
+          -> absl::StatusOr<std::unique_ptr<AgentConnection>> {
+        AgentClientOptions client;
+        client.tls_ca_pem = agent_ca;
+        QTUNE_ASSIGN_OR_RETURN(
+            std::unique_ptr<AgentClient> agent,
+            AgentClient::Connect(address, token.empty() ? agent_token : token, client));
+        return std::unique_ptr<AgentConnection>(std::move(agent));
+      },
+      pool_options);
+  JobManagerOptions job_options;
+  job_options.db_path = options.db_path;
+  job_options.agent_token = options.agent_token;
+  job_options.clock = options.clock;
+  impl->jobs = std::make_unique<JobManager>(*impl->pool, job_options);
+  QTUNE_RETURN_IF_ERROR(impl->jobs->Start());
+  impl->service =
+      std::make_unique<TunerService>(options.token, options.db_path, *impl->pool, *impl->jobs);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  int port = 0;
+  builder.AddListeningPort(options.listen, credentials, &port);
+  builder.RegisterService(impl->service.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || port == 0) {
+    if (impl->server != nullptr) impl->server->Shutdown();
+    impl->jobs->Stop();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, ": address in use or not available"));
+  }
+  const size_t colon = options.listen.rfind(':');
+  impl->address = absl::StrCat(options.listen.substr(0, colon), ":", port);
+  return std::unique_ptr<DaemonServer>(new DaemonServer(std::move(impl)));
+}
+
+void DaemonServer::Shutdown(absl::Duration grace) {
+  std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->jobs->Stop();  // jobs end interrupted, and watches see it
+  impl_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+void DaemonServer::Wait() { impl_->server->Wait(); }
+
+}  // namespace qtune::tuner
