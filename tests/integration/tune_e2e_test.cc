@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "qtune/db/store.h"
+#include "tests/integration/process_util.h"
 
 extern char** environ;
 
@@ -33,91 +34,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-struct Output {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-  double seconds = 0;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A process started with stdout/stderr redirected to files.
-struct Started {
-  pid_t pid = -1;
-  fs::path out_path, err_path;
-  std::chrono::steady_clock::time_point start;
-};
-
-Started StartProcess(const std::vector<std::string>& argv, const fs::path& dir) {
-  static int counter = 0;
-  Started p;
-  p.out_path = dir / ("out" + std::to_string(counter) + ".txt");
-  p.err_path = dir / ("err" + std::to_string(counter++) + ".txt");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  p.start = std::chrono::steady_clock::now();
-  if (posix_spawn(&p.pid, args[0], &actions, nullptr, args.data(), environ) != 0) p.pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return p;
-}
-
-// Runs `argv` to completion with stdout/stderr redirected to files in `dir`.
-// Kills it after `timeout`.
-Output RunProcess(const std::vector<std::string>& argv, const fs::path& dir,
-           std::chrono::seconds timeout = std::chrono::seconds(240)) {
-  const Started started = StartProcess(argv, dir);
-  const pid_t pid = started.pid;
-  const auto start = started.start;
-  const fs::path& out_path = started.out_path;
-  const fs::path& err_path = started.err_path;
-  Output result;
-  if (pid < 0) {
-    result.err = "spawn failed";
-    return result;
-  }
-  int status = 0;
-  while (true) {
-    pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (std::chrono::steady_clock::now() - start > timeout) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      result.err = "timed out";
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  result.out = ReadFile(out_path);
-  result.err += ReadFile(err_path);
-  return result;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream ss(text);
-  for (std::string line; std::getline(ss, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
+using testing_util::Lines;
+using testing_util::Output;
+using testing_util::ReadFile;
+using testing_util::RunProcess;
+using testing_util::Started;
+using testing_util::StartProcess;
 
 class TuneEndToEndTest : public ::testing::Test {
  protected:
