@@ -61,6 +61,7 @@ proto::OpSpec ToProto(const kernels::OpSpec& op) {
   out.set_dilation_w(op.dilation_w);
   out.set_groups(op.groups);
   out.set_activation(ActivationToProto(op.activation));
+  out.set_signed_io(op.signed_io);
   return out;
 }
 
@@ -86,6 +87,7 @@ absl::StatusOr<kernels::OpSpec> FromProto(const proto::OpSpec& in) {
     default:
       return absl::InvalidArgumentError(absl::StrCat("op: unknown activation ", in.activation()));
   }
+  op.signed_io = in.signed_io();
   op.n = in.n();
   op.h = in.h();
   op.w = in.w();

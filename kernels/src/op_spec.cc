@@ -98,9 +98,17 @@ absl::Status SetField(std::string_view name, std::string_view value, OpSpec& op)
     QTUNE_ASSIGN_OR_RETURN(op.activation, ParseActivation(value));
     return absl::OkStatus();
   }
+  if (name == "io") {
+    if (value != "u8" && value != "s8") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("io must be u8 or s8, got '", Sv(value), "'"));
+    }
+    op.signed_io = value == "s8";
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown field '", Sv(name),
-      "' (expected N, H, W, C, K, R, S, stride, pad, dilation, groups or act)"));
+      "' (expected N, H, W, C, K, R, S, stride, pad, dilation, groups, act or io)"));
 }
 
 // Field list without validation.
@@ -285,6 +293,9 @@ absl::Status ValidateOpSpec(const OpSpec& op) {
                                                      t.elements, " elements (limit 2^31 - 1)"));
     }
   }
+  if (op.signed_io && op.dtype != DType::kInt8) {
+    return absl::InvalidArgumentError(absl::StrCat(Sv(kind), ": io=s8 is for int8 ops only"));
+  }
   if (op.dtype == DType::kInt8 && op.reduction_size() > kMaxInt8Reduction) {
     return absl::InvalidArgumentError(absl::StrCat(
         Sv(kind), ": int8 reduction size ", op.reduction_size(), " exceeds ", kMaxInt8Reduction,
@@ -299,7 +310,7 @@ std::string CanonicalKey(const OpSpec& op) {
                       ",stride=", op.stride_h, "x", op.stride_w, ",pad=", op.pad_top, "x",
                       op.pad_left, "x", op.pad_bottom, "x", op.pad_right, ",dilation=",
                       op.dilation_h, "x", op.dilation_w, ",groups=", op.groups,
-                      ",act=", Sv(ActivationName(op.activation)));
+                      ",act=", Sv(ActivationName(op.activation)), op.signed_io ? ",io=s8" : "");
 }
 
 std::string ShapeString(const OpSpec& op) {

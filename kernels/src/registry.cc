@@ -266,6 +266,9 @@ Target HostTarget() {
 }
 
 absl::StatusOr<ConfigSpace> DescribeSpace(const OpSpec& op, const Target& target) {
+  if (op.signed_io) {
+    return absl::UnimplementedError("int8 ops with s8 activations (io=s8) have no kernel yet");
+  }
   QTUNE_ASSIGN_OR_RETURN(std::vector<FamilySpace> families, FindFamilies(op, target));
   QTUNE_ASSIGN_OR_RETURN(SpaceSpec spec, MergeSpaces(families));
   return MakeSpace(spec);
@@ -273,6 +276,9 @@ absl::StatusOr<ConfigSpace> DescribeSpace(const OpSpec& op, const Target& target
 
 absl::StatusOr<std::unique_ptr<Kernel>> CreateKernel(const OpSpec& op, const Config& config,
                                                      const OpData& data, const Target& target) {
+  if (op.signed_io) {
+    return absl::UnimplementedError("int8 ops with s8 activations (io=s8) have no kernel yet");
+  }
   QTUNE_ASSIGN_OR_RETURN(std::vector<FamilySpace> families, FindFamilies(op, target));
   QTUNE_RETURN_IF_ERROR(ValidateOpData(op, data));
   QTUNE_ASSIGN_OR_RETURN(SpaceSpec spec, MergeSpaces(families));

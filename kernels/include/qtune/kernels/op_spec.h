@@ -41,6 +41,11 @@ struct OpSpec {
   int dilation_h = 1, dilation_w = 1;
   int groups = 1;
   Activation activation = Activation::kNone;
+  // int8 only: the activations (input and output) are s8, asymmetric per
+  // tensor (zero points in [-128, 127]), as in TFLite and ONNX Runtime's
+  // S8S8 models; false: u8 (the default). Weights are s8 either way. The
+  // canonical key gains ",io=s8" when set (u8 keys are unchanged).
+  bool signed_io = false;
 
   int out_h() const;
   int out_w() const;
@@ -72,7 +77,7 @@ std::string ShapeString(const OpSpec& op);
 
 // Parses a canonical key, or a shape spec "KIND/DTYPE/FIELD=VALUE,...".
 // Fields: N,H,W,C,K,R,S; stride=A or AxB; pad=P, PHxPW or TxLxBxR;
-// dilation=A or AxB; groups=G; act=none|relu|relu6. Omitted fields keep the
+// dilation=A or AxB; groups=G; act=none|relu|relu6; io=u8|s8 (int8). Omitted fields keep the
 // OpSpec defaults. The result is validated.
 absl::StatusOr<OpSpec> ParseOpSpec(std::string_view text);
 
