@@ -298,7 +298,9 @@ absl::Status Import(const DbCommandOptions& opt, std::ostream& out) {
 }
 
 // Counts read straight from the file (the Store API lists rows, it does not
-// count them). `store` has already checked that the file is a qtune database.
+// count them); trials from the maintained trial_counts table, so that the
+// cost does not grow with the trials. `store` has already checked that the
+// file is a qtune database.
 absl::Status Stats(Store& store, const DbCommandOptions& opt, std::ostream& out) {
   QTUNE_ASSIGN_OR_RETURN(std::unique_ptr<internal::Connection> conn,
                          internal::Connection::Open(store.path(), SQLITE_OPEN_READONLY));
@@ -321,23 +323,27 @@ absl::Status Stats(Store& store, const DbCommandOptions& opt, std::ostream& out)
   };
   struct Count {
     const char* name;
-    const char* table;
+    const char* sql;
     int64_t value = 0;
   };
-  std::vector<Count> counts = {{"devices", "devices"},       {"workloads", "workloads"},
-                               {"jobs", "jobs"},             {"tasks", "tasks"},
-                               {"trials", "trials"},         {"best", "best"}};
+  std::vector<Count> counts = {{"devices", "SELECT count(*) FROM devices"},
+                               {"workloads", "SELECT count(*) FROM workloads"},
+                               {"jobs", "SELECT count(*) FROM jobs"},
+                               {"tasks", "SELECT count(*) FROM tasks"},
+                               {"trials", "SELECT coalesce(sum(trials), 0) FROM trial_counts"},
+                               {"best", "SELECT count(*) FROM best"}};
   for (Count& c : counts) {
-    QTUNE_ASSIGN_OR_RETURN(c.value, count(absl::StrCat("SELECT count(*) FROM ", c.table)));
+    QTUNE_ASSIGN_OR_RETURN(c.value, count(c.sql));
   }
   QTUNE_ASSIGN_OR_RETURN(auto by_status,
-                         groups("SELECT status, count(*) FROM trials GROUP BY status "
-                                "ORDER BY count(*) DESC, status"));
+                         groups("SELECT status, sum(trials) AS n FROM trial_counts "
+                                "GROUP BY status ORDER BY n DESC, status"));
   QTUNE_ASSIGN_OR_RETURN(auto by_state,
                          groups("SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state"));
   QTUNE_ASSIGN_OR_RETURN(auto by_dtype,
-                         groups("SELECT w.dtype, count(*) FROM trials t JOIN workloads w "
-                                "ON w.id = t.workload_ref GROUP BY w.dtype ORDER BY w.dtype"));
+                         groups("SELECT w.dtype, sum(c.trials) FROM trial_counts c "
+                                "JOIN workloads w ON w.id = c.workload_ref "
+                                "GROUP BY w.dtype ORDER BY w.dtype"));
   QTUNE_ASSIGN_OR_RETURN(int64_t pages, count("PRAGMA page_count"));
   QTUNE_ASSIGN_OR_RETURN(int64_t page_size, count("PRAGMA page_size"));
   QTUNE_RETURN_IF_ERROR(txn.Commit());

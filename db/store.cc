@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <istream>
+#include <limits>
 #include <ostream>
 #include <random>
 #include <utility>
@@ -212,14 +213,22 @@ TaskRecord ReadTask(const Query& q) {
   return r;
 }
 
-constexpr char kTrialSelect[] =
+constexpr char kTrialColumns[] =
     "SELECT tj.job_id, t.seq, td.device_key, tw.workload_key, t.task, t.config, "
     "t.config_json, t.status, t.message, t.kernel, t.median_us, t.min_us, t.stddev_us, "
-    "t.repeats, t.compile_ms, t.measure_ms, t.created_at, tb.build_id, ts.settings "
-    "FROM trials t "
-    "JOIN jobs tj ON tj.id = t.job_ref JOIN devices td ON td.id = t.device_ref "
+    "t.repeats, t.compile_ms, t.measure_ms, t.created_at, tb.build_id, ts.settings ";
+constexpr char kTrialJoins[] =
+    " JOIN jobs tj ON tj.id = t.job_ref JOIN devices td ON td.id = t.device_ref "
     "JOIN workloads tw ON tw.id = t.workload_ref JOIN builds tb ON tb.id = t.build_ref "
     "JOIN settings ts ON ts.id = t.settings_ref";
+
+// The trial columns ReadTrial expects, from `trials t` (and an optional
+// INDEXED BY clause).
+std::string TrialSelect(absl::string_view indexed_by = "") {
+  return absl::StrCat(kTrialColumns, "FROM trials t",
+                      indexed_by.empty() ? "" : absl::StrCat(" INDEXED BY ", indexed_by),
+                      kTrialJoins);
+}
 
 TrialRecord ReadTrial(const Query& q) {
   TrialRecord r;
@@ -271,12 +280,13 @@ BestRecord ReadBest(const Query& q) {
   return r;
 }
 
+// Trial counts from the maintained trial_counts table.
 constexpr char kBuildSelect[] =
     "SELECT d.device_key, b.build_id, x.info_json, x.first_seen, x.last_seen, "
-    "(SELECT count(*) FROM trials t WHERE t.device_ref = x.device_ref "
-    "AND t.build_ref = x.build_ref), "
-    "(SELECT count(*) FROM trials t WHERE t.device_ref = x.device_ref "
-    "AND t.build_ref = x.build_ref AND t.status = 'OK'), "
+    "(SELECT coalesce(sum(c.trials), 0) FROM trial_counts c WHERE c.device_ref = x.device_ref "
+    "AND c.build_ref = x.build_ref), "
+    "(SELECT coalesce(sum(c.trials), 0) FROM trial_counts c WHERE c.device_ref = x.device_ref "
+    "AND c.build_ref = x.build_ref AND c.status = 'OK'), "
     "EXISTS (SELECT 1 FROM current_builds c WHERE c.device_ref = x.device_ref "
     "AND c.build_ref = x.build_ref) "
     "FROM device_builds x JOIN devices d ON d.id = x.device_ref "
@@ -295,6 +305,23 @@ BuildRecord ReadBuild(const Query& q) {
   return r;
 }
 
+constexpr char kCountSelect[] =
+    "SELECT cd.device_key, cw.workload_key, cb.build_id, cs.settings, c.status, c.trials "
+    "FROM trial_counts c JOIN devices cd ON cd.id = c.device_ref "
+    "JOIN workloads cw ON cw.id = c.workload_ref JOIN builds cb ON cb.id = c.build_ref "
+    "JOIN settings cs ON cs.id = c.settings_ref";
+
+TrialCount ReadCount(const Query& q) {
+  TrialCount r;
+  r.device_key = q.Text(0);
+  r.workload_key = q.Text(1);
+  r.build_id = q.Text(2);
+  r.settings = q.Text(3);
+  r.status = q.Text(4);
+  r.trials = q.Int(5);
+  return r;
+}
+
 // ---------------------------------------------------------------------------
 // Filters as SQL. Each method returns a condition on one table's alias that
 // holds for rows related to every set member of the filter ("1" for an empty
@@ -306,16 +333,21 @@ class FilterSql {
   explicit FilterSql(const Filter& f) : f_(f) {}
 
   bool empty() const {
-    return !f_.device_key && !f_.workload_key && !f_.job_id && !f_.dtype && !f_.build_id;
+    return !f_.device_key && !f_.workload_key && !f_.job_id && !f_.dtype && !f_.build_id &&
+           !f_.settings;
   }
 
   std::string Trials(absl::string_view t) {
     std::vector<std::string> terms;
-    if (f_.device_key) terms.push_back(absl::StrCat(t, ".device_ref = ", Device()));
-    if (f_.workload_key) terms.push_back(absl::StrCat(t, ".workload_ref = ", Workload()));
     if (f_.job_id) terms.push_back(absl::StrCat(t, ".job_ref = ", Job()));
-    if (f_.dtype) terms.push_back(absl::StrCat(t, ".workload_ref IN ", Dtype()));
-    AddBuildTerm(t, terms);
+    AddSliceTerms(t, terms);
+    return And(terms);
+  }
+
+  // Conditions on trial_counts `c`.
+  std::string Counts(absl::string_view c) {
+    std::vector<std::string> terms;
+    AddSliceTerms(c, terms);
     return And(terms);
   }
 
@@ -437,6 +469,18 @@ class FilterSql {
   }
   std::string Dtype() {
     return absl::StrCat("(SELECT id FROM workloads WHERE dtype = ", Param(*f_.dtype), ")");
+  }
+  // Device, workload, dtype, build and settings, on a table `a` with the
+  // columns of a slice (trials, trial_counts).
+  void AddSliceTerms(absl::string_view a, std::vector<std::string>& terms) {
+    if (f_.device_key) terms.push_back(absl::StrCat(a, ".device_ref = ", Device()));
+    if (f_.workload_key) terms.push_back(absl::StrCat(a, ".workload_ref = ", Workload()));
+    if (f_.dtype) terms.push_back(absl::StrCat(a, ".workload_ref IN ", Dtype()));
+    AddBuildTerm(a, terms);
+    if (f_.settings) {
+      terms.push_back(absl::StrCat(a, ".settings_ref = (SELECT id FROM settings WHERE settings = ",
+                                   Param(*f_.settings), ")"));
+    }
   }
   // The filter's builds, on a table `a` with device_ref and build_ref.
   void AddBuildTerm(absl::string_view a, std::vector<std::string>& terms) {
@@ -697,6 +741,11 @@ bool JobOwnerGone(const std::string& owner, const std::string& heartbeat_at, con
   return HeartbeatStale(heartbeat_at, clock);
 }
 
+namespace {
+// device_ref, workload_ref, build_ref, settings_ref of a Slice.
+using SliceRefs = std::array<int64_t, 4>;
+}  // namespace
+
 struct Store::Impl {
   std::string path;
   bool read_only = false;
@@ -723,6 +772,25 @@ struct Store::Impl {
   }
   absl::StatusOr<int64_t> JobId(const std::string& key) {
     return IdOf("job", "SELECT id FROM jobs WHERE job_id = ?", key);
+  }
+  // The row ids of a slice's device, workload, build and settings; nullopt
+  // when one of them is not in the database (then the slice has no trials).
+  absl::StatusOr<std::optional<SliceRefs>> FindSlice(const Slice& slice) {
+    const std::pair<const char*, std::string> lookups[] = {
+        {"SELECT id FROM devices WHERE device_key = ?", slice.device_key},
+        {"SELECT id FROM workloads WHERE workload_key = ?", slice.workload_key},
+        {"SELECT id FROM builds WHERE build_id = ?",
+         slice.build_id.empty() ? kUnknownBuild : slice.build_id},
+        {"SELECT id FROM settings WHERE settings = ?",
+         slice.settings.empty() ? kUnknownSettings : slice.settings}};
+    SliceRefs refs;
+    for (size_t i = 0; i < refs.size(); ++i) {
+      absl::StatusOr<int64_t> id = IdOf("", lookups[i].first, lookups[i].second);
+      if (absl::IsNotFound(id.status())) return std::nullopt;
+      QTUNE_RETURN_IF_ERROR(id.status());
+      refs[i] = *id;
+    }
+    return refs;
   }
   // The row id of a build / settings text, inserted when new.
   absl::StatusOr<int64_t> BuildRef(const std::string& build_id) {
@@ -1219,7 +1287,7 @@ absl::StatusOr<std::vector<TrialRecord>> Store::History(const Filter& filter) co
   FilterSql f(filter);
   // With a limit: the most recent trials, still listed in insertion order.
   std::string sql =
-      absl::StrCat(kTrialSelect, " WHERE ", f.Trials("t"),
+      absl::StrCat(TrialSelect(), " WHERE ", f.Trials("t"),
                    filter.limit > 0 ? " ORDER BY t.id DESC LIMIT ?" : " ORDER BY t.id");
   QTUNE_ASSIGN_OR_RETURN(std::vector<TrialRecord> trials,
                          Collect<TrialRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadTrial));
@@ -1242,6 +1310,122 @@ absl::StatusOr<std::vector<BuildRecord>> Store::Builds(const Filter& filter) con
                                  " ORDER BY d.device_key, x.first_seen, x.id",
                                  filter.limit > 0 ? " LIMIT ?" : "");
   return Collect<BuildRecord>(*impl_->conn, sql, f.binds, filter.limit, ReadBuild);
+}
+
+absl::StatusOr<std::vector<TrialCount>> Store::TrialCounts(const Filter& filter) const {
+  if (filter.job_id) {
+    return absl::InvalidArgumentError("trial counts are kept per slice, not per job");
+  }
+  FilterSql f(filter);
+  std::string sql = absl::StrCat(
+      kCountSelect, " WHERE ", f.Counts("c"),
+      " ORDER BY cd.device_key, cw.workload_key, cb.build_id, cs.settings, c.status",
+      filter.limit > 0 ? " LIMIT ?" : "");
+  return Collect<TrialCount>(*impl_->conn, sql, f.binds, filter.limit, ReadCount);
+}
+
+absl::StatusOr<std::vector<std::string>> Store::MeasuredConfigs(
+    const Slice& slice, const std::vector<std::string>& retry) const {
+  std::vector<std::string> configs;
+  QTUNE_ASSIGN_OR_RETURN(std::optional<SliceRefs> refs, impl_->FindSlice(slice));
+  if (!refs) return configs;
+  // Entries come in (config, status) order. After this many entries of one
+  // config the rest of its run is skipped with a new seek past it.
+  constexpr int64_t kRunBeforeSeek = 4;
+  auto add = [&](std::string config, int64_t entries, const std::string& status) {
+    if (entries == 1 && std::find(retry.begin(), retry.end(), status) != retry.end()) return;
+    configs.push_back(std::move(config));
+  };
+  std::optional<std::string> after;
+  while (true) {
+    QTUNE_ASSIGN_OR_RETURN(
+        Query q, impl_->conn->Prepare(absl::StrCat(
+                     "SELECT config, status FROM trials INDEXED BY trials_config "
+                     "WHERE device_ref = ? AND workload_ref = ? AND build_ref = ? "
+                     "AND settings_ref = ?",
+                     after ? " AND config > ?" : "", " ORDER BY config, status")));
+    for (int64_t ref : *refs) q.BindInt(ref);
+    if (after) q.BindText(*after);
+    std::string current, status;
+    int64_t entries = 0;
+    bool skip_run = false;
+    while (true) {
+      QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      std::string config = q.Text(0);
+      if (entries > 0 && config == current) {
+        if (++entries > kRunBeforeSeek) {
+          skip_run = true;
+          break;
+        }
+        continue;
+      }
+      if (entries > 0) add(std::move(current), entries, status);
+      current = std::move(config);
+      status = q.Text(1);
+      entries = 1;
+    }
+    if (entries > 0) add(current, entries, status);
+    if (!skip_run) return configs;
+    after = std::move(current);
+  }
+}
+
+absl::StatusOr<std::vector<TrialRecord>> Store::Sample(const Slice& slice, int best,
+                                                       int spread) const {
+  if (best < 1 || spread < 0) {
+    return absl::InvalidArgumentError("a sample needs best >= 1 and spread >= 0");
+  }
+  std::vector<TrialRecord> sample;
+  QTUNE_ASSIGN_OR_RETURN(std::optional<SliceRefs> refs, impl_->FindSlice(slice));
+  if (!refs) return sample;
+  // The first trial of the slice, in the order of `best`, whose median is
+  // above the last one taken and at least `at_least`: one index seek.
+  const double any = -std::numeric_limits<double>::infinity();
+  double last_median = any;
+  auto next = [&](double at_least) -> absl::StatusOr<bool> {
+    QTUNE_ASSIGN_OR_RETURN(
+        Query q, impl_->conn->Prepare(absl::StrCat(
+                     TrialSelect("trials_ok"),
+                     " WHERE t.device_ref = ? AND t.workload_ref = ? AND t.build_ref = ? "
+                     "AND t.settings_ref = ? AND t.status = 'OK' AND t.median_us >= ? "
+                     "ORDER BY t.median_us, t.min_us, t.id LIMIT 1")));
+    for (int64_t ref : *refs) q.BindInt(ref);
+    const double above_last = std::nextafter(last_median, std::numeric_limits<double>::infinity());
+    q.BindDouble(std::max(at_least, above_last));
+    QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return false;
+    sample.push_back(ReadTrial(q));
+    last_median = sample.back().median_us;
+    return true;
+  };
+  for (int i = 0; i < best; ++i) {
+    QTUNE_ASSIGN_OR_RETURN(bool found, next(any));
+    if (!found) return sample;  // the slice has no more
+  }
+  if (spread == 0) return sample;
+  double slowest = 0;
+  {
+    QTUNE_ASSIGN_OR_RETURN(
+        Query q, impl_->conn->Prepare(
+                     "SELECT median_us FROM trials INDEXED BY trials_ok "
+                     "WHERE device_ref = ? AND workload_ref = ? AND build_ref = ? "
+                     "AND settings_ref = ? AND status = 'OK' ORDER BY median_us DESC LIMIT 1"));
+    for (int64_t ref : *refs) q.BindInt(ref);
+    QTUNE_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return sample;
+    slowest = q.Double(0);
+  }
+  const double from = last_median;
+  for (int j = 1; j <= spread; ++j) {
+    const double f = static_cast<double>(j) / spread;
+    // Log spacing needs positive latencies; linear spacing otherwise.
+    double at = from > 0 ? from * std::pow(slowest / from, f) : from + (slowest - from) * f;
+    if (j == spread) at = slowest;
+    QTUNE_ASSIGN_OR_RETURN(bool found, next(at));
+    if (!found) break;
+  }
+  return sample;
 }
 
 absl::StatusOr<std::string> Store::CurrentBuild(const std::string& device_key) const {
@@ -1337,7 +1521,7 @@ absl::Status Store::Export(std::ostream& out, const Filter& filter) const {
   }
   {
     FilterSql f(filter);
-    std::string sql = absl::StrCat(kTrialSelect, " WHERE ", f.Trials("t"),
+    std::string sql = absl::StrCat(TrialSelect(), " WHERE ", f.Trials("t"),
                                    " ORDER BY tj.created_at, tj.job_id, t.seq");
     QTUNE_RETURN_IF_ERROR(ForEachRow(conn, sql, f.binds, 0, [&](const Query& q) {
       return write("trials", ReadTrial(q));

@@ -1,6 +1,5 @@
 // Kernel builds, measurement settings, and jobs whose process died
 // (schema version 2).
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "db/migrations.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "qtune/db/store.h"
@@ -136,27 +134,19 @@ TEST(BuildsTest, ImportedTrialsWithoutBuildsBelongToTheUnknownBuild) {
 // build 'unknown', and its running jobs interrupted.
 TEST(BuildsTest, MigratesAVersionOneDatabase) {
   const std::string path = ScratchDir() + "/v1.db";
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    const std::string sql = absl::StrCat(
-        "PRAGMA application_id = ", 0x7174756e, ";", internal::Migrations()[0].sql,
-        "INSERT INTO schema_version VALUES (1, 'initial', '2026-11-01T00:00:00.000Z');"
-        "INSERT INTO devices (device_key, info_json, first_seen, last_seen) VALUES "
-        "  ('dev', '{\"cores\":2}', '2026-11-01T00:00:00.000Z', '2026-11-02T00:00:00.000Z');"
-        "INSERT INTO workloads (workload_key, op_kind, dtype) VALUES ('w', 'conv2d', 'int8');"
-        "INSERT INTO jobs (job_id, device_ref, state, created_at) VALUES "
-        "  ('old', 1, 'running', '2026-11-01T00:00:00.000Z');"
-        "INSERT INTO trials (job_ref, seq, device_ref, workload_ref, config, status, median_us, "
-        "  created_at) VALUES (1, 1, 1, 1, 'a=1', 'OK', 7, '2026-11-01T00:00:01.000Z'),"
-        "  (1, 2, 1, 1, 'a=2', 'OK', 6, '2026-11-01T00:00:02.000Z');");
-    char* error = nullptr;
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
-    sqlite3_close(db);
-  }
+  testing::CreateAtVersion(
+      path, 1,
+      "INSERT INTO devices (device_key, info_json, first_seen, last_seen) VALUES "
+      "  ('dev', '{\"cores\":2}', '2026-11-01T00:00:00.000Z', '2026-11-02T00:00:00.000Z');"
+      "INSERT INTO workloads (workload_key, op_kind, dtype) VALUES ('w', 'conv2d', 'int8');"
+      "INSERT INTO jobs (job_id, device_ref, state, created_at) VALUES "
+      "  ('old', 1, 'running', '2026-11-01T00:00:00.000Z');"
+      "INSERT INTO trials (job_ref, seq, device_ref, workload_ref, config, status, median_us, "
+      "  created_at) VALUES (1, 1, 1, 1, 'a=1', 'OK', 7, '2026-11-01T00:00:01.000Z'),"
+      "  (1, 2, 1, 1, 'a=2', 'OK', 6, '2026-11-01T00:00:02.000Z');");
   auto store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), 3);
   absl::StatusOr<std::vector<TrialRecord>> trials = store->History();
   ASSERT_TRUE(trials.ok()) << trials.status();
   ASSERT_EQ(trials->size(), 2u);

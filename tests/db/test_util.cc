@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "db/migrations.h"
 #include "gtest/gtest.h"
 
 namespace qtune::db::testing {
@@ -68,6 +69,42 @@ std::string Raw(const std::string& path, const std::string& sql) {
   }
   sqlite3_close(db);
   return result;
+}
+
+std::vector<std::vector<std::string>> RawRows(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::vector<std::vector<std::string>> rows;
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    std::vector<std::string>& row = rows.emplace_back();
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      const unsigned char* text = sqlite3_column_text(stmt, i);
+      row.push_back(text != nullptr ? reinterpret_cast<const char*>(text) : "NULL");
+    }
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
+
+void CreateAtVersion(const std::string& path, int version, const std::string& data_sql) {
+  std::string sql = "PRAGMA application_id = " + std::to_string(0x7174756e) + ";";
+  for (const internal::Migration& m : internal::Migrations()) {
+    if (m.version > version) break;
+    sql += m.sql;
+    sql += "INSERT INTO schema_version VALUES (" + std::to_string(m.version) + ", '" + m.name +
+           "', '2026-11-01T00:00:00.000Z');";
+  }
+  sql += data_sql;
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+  sqlite3_free(error);
+  sqlite3_close(db);
 }
 
 std::unique_ptr<Store> OpenOrDie(const std::string& path, Store::Mode mode) {

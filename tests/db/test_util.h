@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "qtune/db/store.h"
 
@@ -22,6 +23,16 @@ void WriteFileBytes(const std::string& path, const std::string& bytes);
 // Runs SQL on `path` with the plain SQLite API (no qtune code involved) and
 // returns the first column of the first row, if any.
 std::string Raw(const std::string& path, const std::string& sql);
+
+// Every row of one query on `path` (plain SQLite API), each column as text
+// ("NULL" for NULL), in the query's order.
+std::vector<std::vector<std::string>> RawRows(const std::string& path, const std::string& sql);
+
+// Writes a qtune database of schema `version` at `path` with the plain
+// SQLite API, as a qtune of that version would have: its application id, the
+// migrations 1..version, their schema_version rows; then runs `data_sql`
+// (rows to migrate). Fails the test on an error.
+void CreateAtVersion(const std::string& path, int version, const std::string& data_sql);
 
 // Store::Open, failing the test (and returning null) on an error.
 std::unique_ptr<Store> OpenOrDie(const std::string& path,

@@ -70,8 +70,16 @@ db::DeviceRecord DeviceRecordOf(const proto::DeviceInfo& info) {
   return device;
 }
 
+// Statuses that may not recur: a config whose only record is one of them is
+// measured again (the machine may have been busy, or the deadline too tight).
+const std::vector<std::string>& TransientStatuses() {
+  static const auto* statuses = new std::vector<std::string>{"TIMEOUT", "CRASH"};
+  return *statuses;
+}
+
 bool IsTransientFailure(const std::string& status) {
-  return status == "TIMEOUT" || status == "CRASH";
+  const std::vector<std::string>& transient = TransientStatuses();
+  return std::find(transient.begin(), transient.end(), status) != transient.end();
 }
 
 // Why a task whose trials all failed is given up: the most frequent status
@@ -136,8 +144,16 @@ class Job {
   // Measures one batch of a started task; a non-OK return stops the job.
   absl::Status StepTask(size_t index);
   void EndTask(size_t index, std::string reason);
+  // The task's history for its strategy (own trials of a resumed job, then
+  // those of its slice; see HistoryLimits), counting it in `outcome`.
   absl::StatusOr<std::vector<Measurement>> LoadHistory(const ConfigSpace& space,
                                                        TaskOutcome& outcome);
+  // LoadHistory for a slice of `recorded` trials, more than read_all:
+  // appends the measured configs and a sample of the OK trials to `history`.
+  absl::StatusOr<std::vector<Measurement>> LoadSampledHistory(const ConfigSpace& space,
+                                                              TaskOutcome& outcome,
+                                                              int64_t recorded,
+                                                              std::vector<Measurement> history);
   absl::Status MeasureBatch(size_t index, const ConfigSpace& space,
                             const std::vector<Config>& configs,
                             std::vector<Measurement>& measured);
@@ -285,16 +301,21 @@ absl::StatusOr<std::vector<Measurement>> Job::LoadHistory(const ConfigSpace& spa
   if (!own_latencies.empty()) scheduler_->Record(index, own_latencies);
   if (!options_.use_history) return history;
 
+  // The task's slice; see HistoryLimits.
   db::Filter filter;
   filter.device_key = report_.device_key;
   filter.workload_key = outcome.workload_key;
   filter.build_id = report_.kernel_build;
+  filter.settings = settings_;
+  QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialCount> counts, store_.TrialCounts(filter));
+  int64_t recorded = 0;
+  for (const db::TrialCount& c : counts) recorded += c.trials;
+  if (recorded > options_.history.read_all) {
+    return LoadSampledHistory(space, outcome, recorded, std::move(history));
+  }
   QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store_.History(filter));
-  std::erase_if(trials, [&](const db::TrialRecord& t) {
-    return t.job_id == report_.job_id || t.settings != settings_;
-  });
-  // A config whose only record is one TIMEOUT or CRASH is tried again: the
-  // machine may have been busy, or the deadline too tight.
+  std::erase_if(trials, [&](const db::TrialRecord& t) { return t.job_id == report_.job_id; });
+  // A config whose only record is transient is tried again.
   std::map<std::string, std::pair<int, int>> records;  // config -> (all, transient)
   for (const db::TrialRecord& trial : trials) {
     auto& [all, transient] = records[trial.config];
@@ -310,6 +331,37 @@ absl::StatusOr<std::vector<Measurement>> Job::LoadHistory(const ConfigSpace& spa
     history.push_back(Measurement{*std::move(config), trial.status == "OK", trial.median_us});
     OfferBest(outcome, trial, /*from_history=*/true);
   }
+  return history;
+}
+
+absl::StatusOr<std::vector<Measurement>> Job::LoadSampledHistory(
+    const ConfigSpace& space, TaskOutcome& outcome, int64_t recorded,
+    std::vector<Measurement> history) {
+  const db::Slice slice{report_.device_key, outcome.workload_key, report_.kernel_build,
+                        settings_};
+  QTUNE_ASSIGN_OR_RETURN(std::vector<std::string> measured,
+                         store_.MeasuredConfigs(slice, TransientStatuses()));
+  for (const std::string& text : measured) {
+    absl::StatusOr<Config> config = space.Parse(text);
+    if (!config.ok()) continue;  // recorded under another version of the space
+    // Known, so never proposed again; not ok, so not trained on unless sampled.
+    history.push_back(Measurement{*std::move(config), false, 0});
+  }
+  QTUNE_ASSIGN_OR_RETURN(
+      std::vector<db::TrialRecord> sample,
+      store_.Sample(slice, options_.history.best, options_.history.spread));
+  for (const db::TrialRecord& trial : sample) {
+    if (trial.job_id == report_.job_id) continue;  // a resumed job's own: already in
+    absl::StatusOr<Config> config = space.Parse(trial.config);
+    if (!config.ok()) continue;
+    history.push_back(Measurement{*std::move(config), true, trial.median_us});
+    OfferBest(outcome, trial, /*from_history=*/true);
+  }
+  int64_t own = 0;
+  for (const db::TrialRecord& trial : own_trials_[outcome.workload_key]) {
+    if (trial.build_id == report_.kernel_build && trial.settings == settings_) ++own;
+  }
+  outcome.history_trials = std::max<int64_t>(recorded - own, 0);
   return history;
 }
 
@@ -463,6 +515,11 @@ absl::Status Job::Run(const std::vector<Task>& tasks) {
     return absl::InvalidArgumentError(
         "trials per task must be >= 0, batch size and warm-up trials >= 1, patience and "
         "failures in a row >= 0");
+  }
+  if (options_.history.read_all < 0 || options_.history.best < 1 ||
+      options_.history.spread < 0) {
+    return absl::InvalidArgumentError(
+        "history limits: read_all and spread must be >= 0, best >= 1");
   }
   if (options_.trials_per_task == 0 && deadline_ == absl::InfiniteFuture()) {
     return absl::InvalidArgumentError("an unlimited trial count needs a time budget");

@@ -68,6 +68,25 @@ inline constexpr int kDefaultMaxFailuresInARow = 32;
 // trial. History is reused only under the same settings and kernel build.
 std::string MeasureSettingsKey(const proto::MeasureOptions& options);
 
+// How much of a task's history is read (TuneOptions::use_history). The
+// history is the task's slice: its trials on this device by this kernel
+// build under these measurement settings. A slice of at most `read_all`
+// trials is read whole, as the strategies' history. A larger one is read
+// bounded, through indexes: the configs measured there (db::Store::
+// MeasuredConfigs: never proposed again, not trained on), and a sample of
+// its OK trials for the cost model and the task's best (db::Store::Sample):
+// the `best` fastest, then `spread` more spread evenly over log latency up
+// to the slowest. The cost then follows the distinct configs and the
+// sample, not the trials recorded.
+inline constexpr int64_t kHistoryReadAll = 256;
+inline constexpr int kHistorySampleBest = 128;
+inline constexpr int kHistorySampleSpread = 128;
+struct HistoryLimits {
+  int64_t read_all = kHistoryReadAll;
+  int best = kHistorySampleBest;   // >= 1
+  int spread = kHistorySampleSpread;  // >= 0
+};
+
 // How the trials are spread over the tasks (tuner/scheduler.h): first every
 // task in order gets `warm_trials` (capped by trials_per_task), then batches
 // go to the task with the largest expected gain (occurrences x latency x
@@ -87,6 +106,7 @@ struct TuneOptions {
   // under the same measurement settings (and count their best). A config
   // whose only record there is one TIMEOUT or CRASH is measured again.
   bool use_history = true;
+  HistoryLimits history;
   // Seed the model-guided strategy from records of the same op on other
   // devices and of similar ops (tuner/transfer.h).
   bool transfer = true;
@@ -130,7 +150,9 @@ struct TaskOutcome {
   uint64_t space_size = 0;   // valid configs in the device's space
   int64_t trials = 0;        // measured by this job
   int64_t ok_trials = 0;
-  int64_t history_trials = 0;  // measured earlier on this device (same build and settings)
+  // Trials recorded earlier in the task's slice (same device, build and
+  // settings), by other jobs.
+  int64_t history_trials = 0;
   int64_t failures_in_a_row = 0;  // trailing failed trials of this job
   std::optional<BestTrial> best;
   absl::Status status;       // non-OK: the task could not be tuned (why)

@@ -107,41 +107,71 @@ absl::StatusOr<TransferData> LoadTransfer(const db::Store& store, const OpSpec& 
   QTUNE_ASSIGN_OR_RETURN(std::vector<db::DeviceRecord> devices, store.Devices());
   for (const db::DeviceRecord& d : devices) caches[d.device_key] = CachesOfJson(d.info_json);
 
+  // What each workload of the dtype has recorded, per slice and status.
+  QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialCount> counts, store.TrialCounts(by_dtype));
+  std::map<std::string, std::vector<const db::TrialCount*>> counts_of;  // by workload key
+  for (const db::TrialCount& c : counts) counts_of[c.workload_key].push_back(&c);
+
   for (const auto& [distance, other] : candidates) {
     if (static_cast<int>(data.groups.size()) >= options.max_groups) break;
-    db::Filter filter;
-    filter.workload_key = kernels::CanonicalKey(other);
-    QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store.History(filter));
-    // One group per device (per build for the task's own op on its own
-    // device), in order of first appearance.
-    const bool own_op = *filter.workload_key == own_key;
-    std::map<std::string, size_t> group_of;
-    std::vector<TransferGroup> found;
-    std::set<std::pair<std::string, Config>> seen;
-    for (const db::TrialRecord& t : trials) {
-      if (t.status != "OK" || !(t.median_us > 0) || !std::isfinite(t.median_us)) continue;
-      const bool own_device = t.device_key == device_key;
+    const std::string workload_key = kernels::CanonicalKey(other);
+    // One source per device (per build for the task's own op on its own
+    // device), by device key and build.
+    const bool own_op = workload_key == own_key;
+    struct Source {
+      int64_t trials = 0;                // all statuses
+      std::vector<db::Slice> ok_slices;  // slices with OK trials
+    };
+    std::map<std::pair<std::string, std::string>, Source> sources;  // (device, build or "")
+    for (const db::TrialCount* c : counts_of[workload_key]) {
+      const bool own_device = c->device_key == device_key;
       if (own_device && own_op &&
-          (options.kernel_build.empty() || t.build_id == options.kernel_build)) {
+          (options.kernel_build.empty() || c->build_id == options.kernel_build)) {
         continue;  // the task's history
       }
-      const std::string source =
-          own_device && own_op ? absl::StrCat(t.device_key, "@", t.build_id) : t.device_key;
-      Config config = ParseForSpace(space, t.config);
-      if (config.empty() || !seen.emplace(source, config).second) continue;
-      auto [it, added] = group_of.emplace(source, found.size());
-      if (added) {
-        TransferGroup group;
-        group.device_key = t.device_key;
-        group.workload_key = *filter.workload_key;
-        group.op = other;
-        if (auto c = caches.find(t.device_key); c != caches.end()) group.caches = c->second;
-        // The same op elsewhere counts as nearer than any other op here; the
-        // same op here by an older build, nearer still.
-        group.distance = distance + (own_device ? (own_op ? 0.25 : 0.0) : 0.5);
-        found.push_back(std::move(group));
+      Source& source = sources[{c->device_key, own_device && own_op ? c->build_id : ""}];
+      source.trials += c->trials;
+      if (c->status == "OK") {
+        source.ok_slices.push_back(
+            db::Slice{c->device_key, workload_key, c->build_id, c->settings});
       }
-      found[it->second].trials.push_back(Measurement{std::move(config), true, t.median_us});
+    }
+    std::vector<TransferGroup> found;
+    for (const auto& [key, source] : sources) {
+      if (source.ok_slices.empty()) continue;
+      const auto& [source_device, source_build] = key;
+      // Small sources are read whole; large ones by a sample per slice.
+      std::vector<db::TrialRecord> trials;
+      if (source.trials <= options.read_all) {
+        db::Filter filter;
+        filter.device_key = source_device;
+        filter.workload_key = workload_key;
+        if (!source_build.empty()) filter.build_id = source_build;
+        QTUNE_ASSIGN_OR_RETURN(trials, store.History(filter));
+      } else {
+        for (const db::Slice& slice : source.ok_slices) {
+          QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> sample,
+                                 store.Sample(slice, options.sample_best, options.sample_spread));
+          for (db::TrialRecord& t : sample) trials.push_back(std::move(t));
+        }
+      }
+      const bool own_device = source_device == device_key;
+      TransferGroup group;
+      group.device_key = source_device;
+      group.workload_key = workload_key;
+      group.op = other;
+      if (auto c = caches.find(source_device); c != caches.end()) group.caches = c->second;
+      // The same op elsewhere counts as nearer than any other op here; the
+      // same op here by an older build, nearer still.
+      group.distance = distance + (own_device ? (own_op ? 0.25 : 0.0) : 0.5);
+      std::set<Config> seen;
+      for (const db::TrialRecord& t : trials) {
+        if (t.status != "OK" || !(t.median_us > 0) || !std::isfinite(t.median_us)) continue;
+        Config config = ParseForSpace(space, t.config);
+        if (config.empty() || !seen.insert(config).second) continue;
+        group.trials.push_back(Measurement{std::move(config), true, t.median_us});
+      }
+      if (!group.trials.empty()) found.push_back(std::move(group));
     }
     for (TransferGroup& group : found) {
       std::sort(group.trials.begin(), group.trials.end(),

@@ -59,6 +59,15 @@ struct TransferOptions {
   // median 0.986 of the best at 64 trials), few enough that refitting after
   // every batch stays cheap.
   int max_trials_per_group = 64;
+  // How a source's trials are read before that: whole when it has at most
+  // `read_all` trials (all statuses); otherwise, per (kernel build,
+  // measurement settings) slice of it, a sample of its OK trials through an
+  // index (db::Store::Sample): the `sample_best` fastest and `sample_spread`
+  // spread evenly over log latency up to the slowest. The cost then follows
+  // the sources and slices, not the trials recorded.
+  int64_t read_all = 256;
+  int sample_best = 32;    // >= 1
+  int sample_spread = 32;  // >= 0
   int max_seeds = 4;
   // Sources farther than this are ignored (see ShapeDistance).
   // (6: a 1x1 convolution does not learn from 3x3 ones, whose best tiles
@@ -88,7 +97,8 @@ DeviceCaches CachesOfJson(const std::string& info_json);
 // Sources for `op` on device `device_key` from `store`: every (device,
 // workload) with OK trials, of the same kind and dtype, within
 // options.max_distance, except `op` itself on `device_key`; nearest first
-// (same op on another device before similar ops).
+// (same op on another device before similar ops; equally near ones by
+// device key, then build).
 absl::StatusOr<TransferData> LoadTransfer(const db::Store& store, const kernels::OpSpec& op,
                                           const std::string& device_key,
                                           const kernels::ConfigSpace& space,

@@ -651,6 +651,60 @@ TEST_F(TunerTest, ATimedOutConfigIsRetriedOnceInALaterJob) {
   EXPECT_EQ(third.tasks[0].trials, 0);  // twice is enough
 }
 
+// A slice larger than HistoryLimits::read_all is read as its measured
+// configs and a sample; the rules of a small one hold the same.
+TuneOptions BoundedHistory(TuneOptions options) {
+  options.history.read_all = 0;  // every slice counts as large
+  options.history.best = 1;
+  options.history.spread = 1;
+  return options;
+}
+
+TEST_F(TunerTest, ALargeHistoryIsReadBoundedAndNothingIsMeasuredTwice) {
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kFp32});
+  const TuneOptions options = BoundedHistory(Options(5, 8));
+  TuneReport first, second, third;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &first).ok());
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &second).ok());
+  EXPECT_EQ(second.tasks[0].history_trials, 5);  // counted, not read
+  EXPECT_EQ(second.tasks[0].trials, 3);          // what the first job left of the 8
+  std::set<std::string> configs;
+  for (const auto* job : {&first, &second}) {
+    for (const db::TrialRecord& t : Trials(job->job_id)) {
+      EXPECT_TRUE(configs.insert(t.config).second) << t.config;
+    }
+  }
+  EXPECT_EQ(configs.size(), 8u);
+  // Nothing left: no trial, the best comes from the sample.
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &third).ok());
+  EXPECT_EQ(third.tasks[0].trials, 0);
+  EXPECT_EQ(third.tasks[0].history_trials, 8);
+  ASSERT_TRUE(third.tasks[0].best.has_value());
+  EXPECT_TRUE(third.tasks[0].best->from_history);
+  EXPECT_EQ(third.tasks[0].best->config, "tile=8,unroll=1");
+
+  TuneOptions bad_options = options;
+  bad_options.history.best = 0;
+  TuneReport bad;
+  EXPECT_EQ(Tune(runner_, *store_, tasks, bad_options, nullptr, &bad).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(bad.job_id.empty());
+}
+
+TEST_F(TunerTest, ALargeHistoryRetriesATimedOutConfigOnce) {
+  runner_.timeout_tile = 2;
+  const std::vector<Task> tasks = Tasks({"fc"}, {DType::kFp32});
+  const TuneOptions options = BoundedHistory(Options(8, 8));
+  TuneReport first, second, third;
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &first).ok());
+  EXPECT_EQ(first.tasks[0].trials, 8);
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &second).ok());
+  ASSERT_EQ(Trials(second.job_id).size(), 1u);
+  EXPECT_EQ(Trials(second.job_id)[0].config, "tile=2,unroll=1");
+  ASSERT_TRUE(Tune(runner_, *store_, tasks, options, nullptr, &third).ok());
+  EXPECT_EQ(third.tasks[0].trials, 0);
+}
+
 TEST_F(TunerTest, ANamedJobResumesWhereItStopped) {
   std::atomic<bool> cancel{false};
   runner_.cancel_after_first = &cancel;

@@ -58,6 +58,17 @@ TEST(ParseForSpaceTest, KeepsKnownKnobsAndLabelsOnly) {
   EXPECT_EQ(ParseForSpace(space, "loop=zz,tile=x").size(), 0u);
 }
 
+// Every config of Space() with tile <= 4, at 10 x tile us (+1 for loop=nk).
+std::vector<std::pair<std::string, double>> SixConfigs() {
+  std::vector<std::pair<std::string, double>> configs;
+  for (int t : {1, 2, 4}) {
+    for (const char* loop : {"kn", "nk"}) {
+      configs.emplace_back(absl::StrCat("loop=", loop, ",tile=", t), t * 10.0 + (loop[0] == 'n'));
+    }
+  }
+  return configs;
+}
+
 class LoadTransferTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -148,10 +159,7 @@ TEST_F(LoadTransferTest, EmptyDatabaseAndLimits) {
   EXPECT_TRUE(data->groups.empty());
   EXPECT_TRUE(data->seeds.empty());
 
-  std::vector<std::pair<std::string, double>> many;
-  for (int t : {1, 2, 4}) {
-    for (const char* loop : {"kn", "nk"}) many.emplace_back(absl::StrCat("loop=", loop, ",tile=", t), t * 10.0 + (loop[0] == 'n'));
-  }
+  const std::vector<std::pair<std::string, double>> many = SixConfigs();
   Record("dev/b", target, many);
   TransferOptions options;
   options.max_trials_per_group = 3;
@@ -165,6 +173,30 @@ TEST_F(LoadTransferTest, EmptyDatabaseAndLimits) {
   data = LoadTransfer(*store_, target, "dev/a", Space(), options);
   ASSERT_TRUE(data.ok());
   EXPECT_TRUE(data->groups.empty());
+}
+
+TEST_F(LoadTransferTest, ALargeSourceIsReadAsASample) {
+  const OpSpec target = Conv(56, 64, 64, 1);
+  const std::vector<std::pair<std::string, double>> many = SixConfigs();
+  Record("dev/b", target, many);
+  Record("dev/b", target, many);  // the same configs and latencies again
+  absl::StatusOr<TransferData> data = LoadTransfer(*store_, target, "dev/a", Space());
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_EQ(data->groups.size(), 1u);
+  EXPECT_EQ(data->groups[0].trials.size(), 6u);  // read whole: every config once
+
+  TransferOptions options;
+  options.read_all = 11;  // the source has 12 trials
+  options.sample_best = 1;
+  options.sample_spread = 1;
+  data = LoadTransfer(*store_, target, "dev/a", Space(), options);
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_EQ(data->groups.size(), 1u);
+  ASSERT_EQ(data->groups[0].trials.size(), 2u);  // the fastest and the slowest
+  EXPECT_EQ(data->groups[0].trials[0].latency_us, 10.0);
+  EXPECT_EQ(data->groups[0].trials[1].latency_us, 41.0);
+  ASSERT_EQ(data->seeds.size(), 1u);
+  EXPECT_EQ(data->seeds[0], (Config{{"loop", 0}, {"tile", 1}}));
 }
 
 }  // namespace

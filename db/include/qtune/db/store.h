@@ -1,8 +1,10 @@
 // File: store.h
 // The tuning database: one SQLite file (WAL mode) holding devices, workloads,
 // jobs, the tasks of each job, and every trial (failures included, with their
-// reason). The best configuration per (device, workload) is a view. The
-// schema is documented in docs/db-schema.md and created by ordered migrations
+// reason). The best configuration per (device, workload) is a view over a
+// table that is kept up to date as trials are stored, so that it costs the
+// same for a million trials as for a thousand. The schema is documented in
+// docs/db-schema.md and created by ordered migrations
 // (db/migrations/NNNN_*.sql) applied at Open().
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open("qtune.db"));
@@ -157,12 +159,33 @@ struct Filter {
   std::optional<std::string> workload_key;
   std::optional<std::string> job_id;
   std::optional<std::string> dtype;
+  std::optional<std::string> settings;  // trials and their counts only
   // Kernel builds: a build id selects that build's rows; otherwise `builds`
   // decides. kDefault is kCurrent for Best() and kAll for the others.
   enum class Builds { kDefault, kCurrent, kAll };
   std::optional<std::string> build_id;
   Builds builds = Builds::kDefault;
   int64_t limit = 0;         // 0 = no limit
+};
+
+// The trials of one (device, workload, kernel build, measurement settings):
+// the unit whose latencies compare. Empty build_id / settings stand for
+// kUnknownBuild / kUnknownSettings.
+struct Slice {
+  std::string device_key;
+  std::string workload_key;
+  std::string build_id;
+  std::string settings;
+};
+
+// How many trials of one slice have one status (Store::TrialCounts).
+struct TrialCount {
+  std::string device_key;
+  std::string workload_key;
+  std::string build_id;
+  std::string settings;
+  std::string status;
+  int64_t trials = 0;
 };
 
 struct ImportStats {
@@ -211,13 +234,38 @@ class Store {
   absl::StatusOr<std::vector<WorkloadRecord>> Workloads(const Filter& filter = {}) const;
   absl::StatusOr<std::vector<JobRecord>> Jobs(const Filter& filter = {}) const;
   absl::StatusOr<std::vector<TaskRecord>> Tasks(const Filter& filter = {}) const;
-  // Trials in insertion order (filter by device, workload, job, dtype); with
-  // filter.limit, the most recent `limit` trials (Jobs likewise).
+  // Trials in insertion order (filter by device, workload, job, dtype, build,
+  // settings); with filter.limit, the most recent `limit` trials (Jobs
+  // likewise).
   absl::StatusOr<std::vector<TrialRecord>> History(const Filter& filter = {}) const;
   // Best OK trial per (device, workload) of each device's current build (or
   // of filter.build_id; one row per build with Builds::kAll), lowest median
-  // latency first within a device.
+  // latency first within a device. Read from the maintained best table: the
+  // cost follows the number of (device, workload, build) triples.
   absl::StatusOr<std::vector<BestRecord>> Best(const Filter& filter = {}) const;
+  // Trial counts per slice and status (filter: device, workload, dtype,
+  // build, settings; not job), by device, workload, build, settings, status.
+  // Read from a table kept up to date as trials are stored: the cost follows
+  // the number of slices, not of trials.
+  absl::StatusOr<std::vector<TrialCount>> TrialCounts(const Filter& filter = {}) const;
+  // The distinct configs measured in `slice`, in config order, except those
+  // whose only trial there has a status in `retry` (a lone TIMEOUT may be
+  // worth measuring again). Reads only the trials_config index, and a run of
+  // trials of one config costs one index seek: the cost follows the distinct
+  // configs, not the trials.
+  absl::StatusOr<std::vector<std::string>> MeasuredConfigs(
+      const Slice& slice, const std::vector<std::string>& retry = {}) const;
+  // A bounded sample of the OK trials of `slice`, fastest first, read
+  // through the trials_ok index with one seek per trial, without visiting
+  // the others: the `best` fastest, then, for each of `spread` latencies
+  // spaced evenly on a log scale from the slowest of those to the slowest of
+  // the slice, the fastest trial at or above it. Trials rank like `best`
+  // (median, then min latency, then insertion), and a trial whose median
+  // equals that of one already taken (a copy, or a re-measurement that timed
+  // the same) is skipped, so a sample may hold fewer than best + spread
+  // trials. INVALID_ARGUMENT unless best >= 1 and spread >= 0.
+  absl::StatusOr<std::vector<TrialRecord>> Sample(const Slice& slice, int best,
+                                                  int spread) const;
   // The builds each device was seen with (filter: device, build), by device
   // then first appearance.
   absl::StatusOr<std::vector<BuildRecord>> Builds(const Filter& filter = {}) const;
