@@ -144,6 +144,11 @@ void AddFields(Json& line, const TrialRecord& r) {
   line["compile_ms"] = json::Number(r.compile_ms);
   line["measure_ms"] = json::Number(r.measure_ms);
   line["created_at"] = r.created_at;
+  line["cv"] = json::Number(r.cv);
+  line["outside_load"] = json::Number(r.outside_load);
+  line["remeasures"] = r.remeasures;
+  line["cpu_mhz"] = json::Number(r.cpu_mhz);
+  line["temp_c"] = json::Number(r.temp_c);
 }
 
 void AddFields(Json& line, const BestRecord& r) {
@@ -254,6 +259,11 @@ absl::Status ReadFields(JsonFields& in, TrialRecord* r) {
   QTUNE_RETURN_IF_ERROR(in.GetDouble("compile_ms", &r->compile_ms));
   QTUNE_RETURN_IF_ERROR(in.GetDouble("measure_ms", &r->measure_ms));
   QTUNE_RETURN_IF_ERROR(in.GetString("created_at", &r->created_at));
+  QTUNE_RETURN_IF_ERROR(in.GetDouble("cv", &r->cv));
+  QTUNE_RETURN_IF_ERROR(in.GetDouble("outside_load", &r->outside_load));
+  QTUNE_RETURN_IF_ERROR(in.GetInt32("remeasures", &r->remeasures));
+  QTUNE_RETURN_IF_ERROR(in.GetDouble("cpu_mhz", &r->cpu_mhz));
+  QTUNE_RETURN_IF_ERROR(in.GetDouble("temp_c", &r->temp_c));
   return in.Finish();
 }
 

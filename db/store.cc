@@ -78,6 +78,13 @@ absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
   return absl::Status(status.code(), absl::StrCat(prefix, ": ", status.message()));
 }
 
+// `value` * `unit`, rounded, as the small integer the trials table stores
+// (0 for what is not finite or not positive).
+int64_t Scaled(double value, double unit) {
+  if (!std::isfinite(value) || !(value > 0)) return 0;
+  return std::llround(std::min(value * unit, 1e15));
+}
+
 bool IsStatusName(absl::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -127,9 +134,11 @@ absl::Status ValidateTrial(const TrialRecord& t) {
         absl::StrCat("status '", t.status, "' is not a TrialStatus name"));
   }
   if (t.repeats < 0) return absl::InvalidArgumentError("negative repeats");
+  if (t.remeasures < 0) return absl::InvalidArgumentError("negative remeasures");
   const std::pair<const char*, double> numbers[] = {
       {"median_us", t.median_us},   {"min_us", t.min_us},         {"stddev_us", t.stddev_us},
-      {"compile_ms", t.compile_ms}, {"measure_ms", t.measure_ms}};
+      {"compile_ms", t.compile_ms}, {"measure_ms", t.measure_ms}, {"cv", t.cv},
+      {"outside_load", t.outside_load}, {"cpu_mhz", t.cpu_mhz},   {"temp_c", t.temp_c}};
   for (const auto& [name, value] : numbers) {
     if (!std::isfinite(value) || value < 0) {
       return absl::InvalidArgumentError(
@@ -216,7 +225,8 @@ TaskRecord ReadTask(const Query& q) {
 constexpr char kTrialColumns[] =
     "SELECT tj.job_id, t.seq, td.device_key, tw.workload_key, t.task, t.config, "
     "t.config_json, t.status, t.message, t.kernel, t.median_us, t.min_us, t.stddev_us, "
-    "t.repeats, t.compile_ms, t.measure_ms, t.created_at, tb.build_id, ts.settings ";
+    "t.repeats, t.compile_ms, t.measure_ms, t.created_at, tb.build_id, ts.settings, "
+    "t.cv_permille, t.load_percent, t.remeasures, t.cpu_mhz, t.temp_decidegrees ";
 constexpr char kTrialJoins[] =
     " JOIN jobs tj ON tj.id = t.job_ref JOIN devices td ON td.id = t.device_ref "
     "JOIN workloads tw ON tw.id = t.workload_ref JOIN builds tb ON tb.id = t.build_ref "
@@ -251,6 +261,11 @@ TrialRecord ReadTrial(const Query& q) {
   r.created_at = q.Text(16);
   r.build_id = q.Text(17);
   r.settings = q.Text(18);
+  r.cv = static_cast<double>(q.Int(19)) / 1000.0;
+  r.outside_load = static_cast<double>(q.Int(20)) / 100.0;
+  r.remeasures = static_cast<int32_t>(q.Int(21));
+  r.cpu_mhz = static_cast<double>(q.Int(22));
+  r.temp_c = static_cast<double>(q.Int(23)) / 10.0;
   return r;
 }
 
@@ -947,8 +962,9 @@ struct Store::Impl {
     std::string sql =
         "INSERT INTO trials (job_ref, seq, device_ref, workload_ref, build_ref, settings_ref, "
         "task, config, config_json, status, message, kernel, median_us, min_us, stddev_us, "
-        "repeats, compile_ms, measure_ms, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        "repeats, compile_ms, measure_ms, created_at, cv_permille, load_percent, remeasures, "
+        "cpu_mhz, temp_decidegrees) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     if (skip_existing) sql += " ON CONFLICT (job_ref, seq) DO NOTHING";
     QTUNE_ASSIGN_OR_RETURN(Query q, conn->Prepare(sql));
     absl::Status s = q.BindInt(job)
@@ -970,6 +986,11 @@ struct Store::Impl {
                          .BindDouble(t.compile_ms)
                          .BindDouble(t.measure_ms)
                          .BindText(created_at)
+                         .BindInt(Scaled(t.cv, 1000))
+                         .BindInt(Scaled(t.outside_load, 100))
+                         .BindInt(t.remeasures)
+                         .BindInt(Scaled(t.cpu_mhz, 1))
+                         .BindInt(Scaled(t.temp_c, 10))
                          .Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(
@@ -1185,6 +1206,25 @@ absl::Status Store::ResumeJob(const std::string& job_id) {
                                     "owner = ?, heartbeat_at = ? WHERE job_id = ?"));
   QTUNE_RETURN_IF_ERROR(q.BindText(CurrentJobOwner()).BindText(now).BindText(job_id).Run());
   return txn.Commit();
+}
+
+absl::Status Store::AddPoolAgent(const std::string& address) {
+  QTUNE_RETURN_IF_ERROR(impl_->Writable());
+  if (address.empty()) return absl::InvalidArgumentError("empty agent address");
+  QTUNE_ASSIGN_OR_RETURN(
+      Query q, impl_->conn->Prepare("INSERT INTO pool_agents (address, added_at) VALUES (?, ?) "
+                                    "ON CONFLICT (address) DO NOTHING"));
+  return q.BindText(address).BindText(NowTimestamp()).Run();
+}
+
+absl::StatusOr<std::vector<std::string>> Store::PoolAgents() const {
+  std::vector<std::string> out;
+  QTUNE_RETURN_IF_ERROR(ForEachRow(*impl_->conn, "SELECT address FROM pool_agents ORDER BY id", {},
+                                   0, [&](const Query& q) {
+                                     out.push_back(q.Text(0));
+                                     return absl::OkStatus();
+                                   }));
+  return out;
 }
 
 absl::Status Store::Heartbeat(const std::string& job_id) {

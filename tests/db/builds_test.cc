@@ -146,7 +146,7 @@ TEST(BuildsTest, MigratesAVersionOneDatabase) {
       "  (1, 2, 1, 1, 'a=2', 'OK', 6, '2026-11-01T00:00:02.000Z');");
   auto store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(store->schema_version(), 4);
   absl::StatusOr<std::vector<TrialRecord>> trials = store->History();
   ASSERT_TRUE(trials.ok()) << trials.status();
   ASSERT_EQ(trials->size(), 2u);

@@ -179,7 +179,7 @@ TEST_F(DbCliTest, Stats) {
   opt_.json = true;
   std::string json = Run("stats");
   EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1);
-  EXPECT_THAT(json, HasSubstr("\"schema_version\":3,\"devices\":2,\"workloads\":3,\"jobs\":2,"
+  EXPECT_THAT(json, HasSubstr("\"schema_version\":4,\"devices\":2,\"workloads\":3,\"jobs\":2,"
                               "\"tasks\":3,\"trials\":6,\"best\":3,"));
   EXPECT_THAT(json, HasSubstr("\"trials_by_status\":{\"OK\":4,\"COMPILE_ERROR\":1,"
                               "\"WRONG_OUTPUT\":1}"));

@@ -298,7 +298,7 @@ TEST(MaintainedBestTest, MigratesAVersionTwoDatabase) {
 
   auto store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(store->schema_version(), 4);
   EXPECT_EQ(RawRows(path, Sorted(all, "SELECT * FROM best_by_build")), v2_best_by_build);
   EXPECT_EQ(RawRows(path, Sorted(kBestColumns, "SELECT * FROM best")), v2_best);
   ExpectAgreement(path, "after the migration");

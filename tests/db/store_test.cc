@@ -47,15 +47,15 @@ TEST(StoreOpenTest, FreshDatabaseGetsLatestSchema) {
   std::string path = ScratchDir() + "/q.db";
   auto store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(store->schema_version(), 4);
   EXPECT_EQ(store->path(), path);
   store.reset();
   EXPECT_EQ(Raw(path, "PRAGMA application_id"), std::to_string(0x7174756e));
   EXPECT_EQ(Raw(path, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(Raw(path, "SELECT group_concat(version || ':' || name) FROM schema_version"),
-            "1:initial,2:builds,3:maintained_best");
+            "1:initial,2:builds,3:maintained_best,4:measurement_context");
   for (const char* table : {"devices", "workloads", "jobs", "tasks", "trials", "builds",
-                            "settings", "device_builds", "trial_counts", "best_trials"}) {
+                            "settings", "device_builds", "trial_counts", "best_trials", "pool_agents"}) {
     EXPECT_EQ(Raw(path, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
                                      "AND name = '") + table + "'"),
               "1")
@@ -77,10 +77,10 @@ TEST(StoreOpenTest, ReopeningIsANoOp) {
                            Store::Mode::kReadOnly}) {
     auto store = OpenOrDie(path, mode);
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->schema_version(), 3);
+    EXPECT_EQ(store->schema_version(), 4);
     EXPECT_EQ(ExportString(*store), before);
   }
-  EXPECT_EQ(Raw(path, "SELECT count(*) FROM schema_version"), "3");
+  EXPECT_EQ(Raw(path, "SELECT count(*) FROM schema_version"), "4");
   EXPECT_EQ(Raw(path, "SELECT applied_at FROM schema_version"), applied);
 }
 
@@ -102,7 +102,7 @@ TEST(StoreOpenTest, EmptyFileIsInitializedForWritingButRefusedReadOnly) {
   EXPECT_EQ(ReadFileBytes(path), "");
   auto store = OpenOrDie(path, Store::Mode::kMustExist);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(store->schema_version(), 4);
 }
 
 // Every refusal must leave the file byte for byte as it was, and the message
@@ -165,7 +165,7 @@ TEST(StoreOpenTest, RefusesNewerSchemaVersion) {
   OpenOrDie(path).reset();
   Raw(path, "INSERT INTO schema_version (version, name, applied_at) "
             "VALUES (999, 'from_the_future', '2030-01-01T00:00:00.000Z')");
-  ExpectRefused(path, "schema version 999, newer than this qtune (3)");
+  ExpectRefused(path, "schema version 999, newer than this qtune (4)");
 }
 
 TEST(StoreOpenTest, RefusesDirectory) {

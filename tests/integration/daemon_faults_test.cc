@@ -221,8 +221,7 @@ TEST_F(DaemonFaultsTest, DaemonKilledMidJobTheJobResumesAfterARestart) {
   WaitForTrials(job, 4);
   KillMidJob(daemon_pid_, job);
   EXPECT_EQ(Raw("PRAGMA integrity_check"), "ok");
-  StartDaemon(daemon_port);
-  AddAgent(agent_port);
+  StartDaemon(daemon_port);  // dials the agents it was given again, resumes the job
   ExpectCompleteJob(job);
 }
 
@@ -239,8 +238,7 @@ TEST_F(DaemonFaultsTest, AgentThenDaemonKilledInTheSameJob) {
   WaitForTrials(job, 12);
   KillMidJob(daemon_pid_, job);
   EXPECT_EQ(Raw("PRAGMA integrity_check"), "ok");
-  StartDaemon(daemon_port);
-  AddAgent(agent_port);
+  StartDaemon(daemon_port);  // dials the agents it was given again, resumes the job
   ExpectCompleteJob(job);
 }
 

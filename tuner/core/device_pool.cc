@@ -105,6 +105,15 @@ absl::StatusOr<proto::DeviceInfo> DevicePool::Register(const std::string& addres
   return a.info;
 }
 
+void DevicePool::Remember(const std::string& address, const std::string& token) {
+  absl::MutexLock lock(&mu_);
+  Agent& a = agents_[address];
+  if (!a.address.empty()) return;  // known already
+  a.address = address;
+  a.token = token;
+  a.message = "not reached yet";
+}
+
 std::vector<proto::AgentStatus> DevicePool::Agents() const {
   absl::MutexLock lock(&mu_);
   std::vector<proto::AgentStatus> out;
@@ -369,6 +378,15 @@ absl::Status DevicePool::RunTrials(const std::string& job_id, const std::string&
 }
 
 void DevicePool::CheckHealthNow() {
+  // Agents never reached: dial them (Register does the bookkeeping).
+  std::vector<std::pair<std::string, std::string>> undialed;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [address, a] : agents_) {
+      if (a.conn == nullptr && !a.busy) undialed.emplace_back(address, a.token);
+    }
+  }
+  for (const auto& [address, token] : undialed) Register(address, token, false).IgnoreError();
   // Idle agents with a connection, checked one by one, each leased for the
   // check so that no job uses it meanwhile.
   std::vector<Lease> idle;

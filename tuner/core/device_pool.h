@@ -85,6 +85,10 @@ class DevicePool {
   absl::StatusOr<proto::DeviceInfo> Register(const std::string& address,
                                              const std::string& token, bool heartbeat);
 
+  // Adds `address` without dialing it now: the health checks dial it until
+  // it answers (a restarted daemon's agents from `qtune devices add`).
+  void Remember(const std::string& address, const std::string& token);
+
   // Every agent, by address.
   std::vector<proto::AgentStatus> Agents() const;
   // One DeviceInfo per device key with at least one agent.

@@ -93,6 +93,8 @@ absl::Status JobManager::Start() {
   {
     absl::MutexLock lock(&db_mu_);
     QTUNE_ASSIGN_OR_RETURN(store_, db::Store::Open(options_.db_path));
+    QTUNE_ASSIGN_OR_RETURN(std::vector<std::string> agents, store_->PoolAgents());
+    for (const std::string& address : agents) pool_.Remember(address, options_.agent_token);
     QTUNE_ASSIGN_OR_RETURN(std::vector<db::JobRecord> jobs, store_->Jobs());
     for (const db::JobRecord& job : jobs) {
       if (job.state != "queued" && job.state != "interrupted") continue;
@@ -104,6 +106,17 @@ absl::Status JobManager::Start() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<proto::DeviceInfo> JobManager::RegisterAgent(const std::string& address,
+                                                             const std::string& token,
+                                                             bool heartbeat) {
+  QTUNE_ASSIGN_OR_RETURN(proto::DeviceInfo info, pool_.Register(address, token, heartbeat));
+  if (!heartbeat) {
+    absl::MutexLock lock(&db_mu_);
+    if (store_ != nullptr) QTUNE_RETURN_IF_ERROR(store_->AddPoolAgent(address));
+  }
+  return info;
+}
+
 absl::StatusOr<proto::JobStatus> JobManager::Submit(const proto::JobSpec& spec) {
   QTUNE_RETURN_IF_ERROR(TasksOfSpec(spec).status());
   QTUNE_RETURN_IF_ERROR(TuneOptionsOfSpec(spec).status());
@@ -112,7 +125,7 @@ absl::StatusOr<proto::JobStatus> JobManager::Submit(const proto::JobSpec& spec) 
   std::string device_key = spec.device_key();
   std::optional<proto::DeviceInfo> info;
   if (!spec.agent().empty()) {
-    QTUNE_ASSIGN_OR_RETURN(info, pool_.Register(spec.agent(), options_.agent_token, false));
+    QTUNE_ASSIGN_OR_RETURN(info, RegisterAgent(spec.agent(), options_.agent_token, false));
     if (!device_key.empty() && device_key != info->device_key()) {
       return absl::InvalidArgumentError(absl::StrCat("the agent at ", spec.agent(), " is device ",
                                                      info->device_key(), ", not ", device_key));

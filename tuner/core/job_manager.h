@@ -61,8 +61,13 @@ class JobManager {
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
 
-  // Opens the database and resumes its unfinished daemon jobs.
+  // Opens the database, puts the agents it remembers into the pool, and
+  // resumes its unfinished daemon jobs.
   absl::Status Start();
+  // Dials `address` into the pool and, for an agent added by hand
+  // (`heartbeat` false), remembers it in the database for the next start.
+  absl::StatusOr<proto::DeviceInfo> RegisterAgent(const std::string& address,
+                                                  const std::string& token, bool heartbeat);
   // INVALID_ARGUMENT for a bad spec, FAILED_PRECONDITION for an unknown
   // device or a name of a job that is done or running, UNAVAILABLE for an
   // agent address that cannot be reached.

@@ -409,6 +409,11 @@ absl::Status Job::MeasureBatch(size_t index, const ConfigSpace& space,
         trial.repeats = r.repeats();
         trial.compile_ms = r.compile_ms();
         trial.measure_ms = r.measure_ms();
+        trial.cv = r.cv();
+        trial.outside_load = r.outside_load();
+        trial.remeasures = r.remeasures();
+        trial.cpu_mhz = r.cpu_mhz();
+        trial.temp_c = r.temp_c();
         trial.build_id = r.kernel_build_id();
         record(r.index(), std::move(trial));
       });

@@ -146,7 +146,7 @@ class TunerService final : public proto::Tuner::Service {
     return Guard([&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       absl::StatusOr<proto::DeviceInfo> info =
-          pool_.Register(request->address(), request->token(), request->heartbeat());
+          jobs_.RegisterAgent(request->address(), request->token(), request->heartbeat());
       if (!info.ok()) return ToGrpc(info.status());
       *reply = *std::move(info);
       return grpc::Status::OK;

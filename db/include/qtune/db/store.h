@@ -133,6 +133,16 @@ struct TrialRecord {
   double compile_ms = 0;
   double measure_ms = 0;
   std::string created_at;    // set by the store when empty
+  // What the agent saw while timing (0 = not measured or not readable),
+  // stored to the stated precision: coefficient of variation of the timed
+  // runs (0.001), load from other processes as a fraction of the other CPUs'
+  // time (0.01), re-measurements because of it, core frequency (1 MHz),
+  // hottest thermal zone (0.1 °C).
+  double cv = 0;
+  double outside_load = 0;
+  int32_t remeasures = 0;
+  double cpu_mhz = 0;
+  double temp_c = 0;
 };
 
 struct BestRecord {
@@ -226,6 +236,11 @@ class Store {
   absl::Status ResumeJob(const std::string& job_id);
   // Marks the job as alive now (AddTrials does so for the jobs of a batch).
   absl::Status Heartbeat(const std::string& job_id);
+
+  // Agents a daemon was asked to dial (`qtune devices add`), so that a
+  // restarted daemon dials them again; addresses only, in the order added.
+  absl::Status AddPoolAgent(const std::string& address);
+  absl::StatusOr<std::vector<std::string>> PoolAgents() const;
   absl::Status AddTasks(const std::vector<TaskRecord>& tasks);
   // All trials in one transaction: either every row lands or none.
   absl::Status AddTrials(const std::vector<TrialRecord>& trials);
