@@ -33,6 +33,10 @@ using generic::ConvGeometry;
 // Most output pixels of one work item (a row segment).
 constexpr int kChunkPixels = 64;
 
+// Readable bytes after the staged input and the packed weights: software-
+// pipelined loops (the Cortex-A55 4x16 schedule) load one step ahead.
+constexpr size_t kSlackBytes = 256;
+
 int RoundUp(int x, int m) { return (x + m - 1) / m * m; }
 
 bool IsInt8(MicroKind kind) { return kind != MicroKind::kFmlaF32; }
@@ -134,7 +138,7 @@ class ArmConvKernel final : public Kernel {
     staged_input_ = int8 || g_.padded || g_.cp != g_.c;
     if (staged_input_) {
       const size_t elements = static_cast<size_t>(g_.n) * g_.hp * g_.wp * g_.cp;
-      staged_ = AlignedBuffer(elements * ib_);
+      staged_ = AlignedBuffer(elements * ib_ + kSlackBytes);
       if (staged_.data() == nullptr) return absl::ResourceExhaustedError("staging buffer");
       if (int8) {
         std::memset(staged_.data(), data.quant.input_zero_point ^ 0x80, staged_.size());
@@ -174,7 +178,7 @@ class ArmConvKernel final : public Kernel {
     const int taps = g_.taps(), P = Interleave(p_.kind);
     const size_t block = static_cast<size_t>(taps) * g_.cp * nr_;
     const size_t wb = WeightBytes(p_.kind);
-    weights_ = AlignedBuffer(static_cast<size_t>(nkb_) * block * wb);
+    weights_ = AlignedBuffer(static_cast<size_t>(nkb_) * block * wb + kSlackBytes);
     if (weights_.data() == nullptr) return;
     uint8_t* base = weights_.as<uint8_t>();
     for (int k = 0; k < g_.k; ++k) {

@@ -171,6 +171,213 @@ constexpr bool WideA(int accumulators, int a_regs, int b_regs) {
 // int8 by sdot: weights [t][c/4][NR][4] s8, inputs s8 (u8 ^ 0x80)
 // ---------------------------------------------------------------------------
 #if defined(__ARM_FEATURE_DOTPROD)
+// The 4x16 sdot kernel scheduled by hand for in-order cores (Cortex-A55),
+// for channel ranges that are whole multiples of 16: accumulators stay in
+// v16-v31 across every tap; per inner iteration (16 channels) each 128-bit
+// load is `ldr d` + `ldr x` + `ins`, interleaved one to one with the sdots
+// so that the core dual-issues them; the next step's weights load while the
+// current step multiplies (v4-v7 / v8-v11 alternate) and each activation
+// row reloads after its last use. The last iteration of a tap reads up to
+// 64 bytes of weights and 16 bytes of each row ahead (the buffers have that
+// slack, see arm_conv.cc). `tile` holds the 4x16 accumulators (row-major);
+// x* point at channel c_begin of tap 0's offset 0; n >= 1 iterations per
+// tap; wskip = weight bytes between one tap's channel range and the next's.
+inline void Dot4x16A55(int32_t* tile, const int8_t* x0, const int8_t* x1, const int8_t* x2,
+                       const int8_t* x3, const ptrdiff_t* taps, int64_t ntaps, const int8_t* w,
+                       int64_t n, int64_t wskip) {
+  uint64_t t0, t1, t2, toff, cnt;
+  const int8_t *xt0, *xt1, *xt2, *xt3;
+  asm volatile(
+      "ldp q16, q17, [%[acc], #0]\n"
+      "ldp q18, q19, [%[acc], #32]\n"
+      "ldp q20, q21, [%[acc], #64]\n"
+      "ldp q22, q23, [%[acc], #96]\n"
+      "ldp q24, q25, [%[acc], #128]\n"
+      "ldp q26, q27, [%[acc], #160]\n"
+      "ldp q28, q29, [%[acc], #192]\n"
+      "ldp q30, q31, [%[acc], #224]\n"
+      "2:\n"
+      "ldr %[toff], [%[taps]], #8\n"
+      "add %[xt0], %[x0], %[toff]\n"
+      "add %[xt1], %[x1], %[toff]\n"
+      "add %[xt2], %[x2], %[toff]\n"
+      "add %[xt3], %[x3], %[toff]\n"
+      "mov %[cnt], %[n]\n"
+      "ldr d0, [%[xt0], #0]\n"
+      "ldr %[t0], [%[xt0], #8]\n"
+      "ldr d1, [%[xt1], #0]\n"
+      "ldr %[t1], [%[xt1], #8]\n"
+      "ins v0.d[1], %[t0]\n"
+      "ldr d2, [%[xt2], #0]\n"
+      "ldr %[t2], [%[xt2], #8]\n"
+      "ins v1.d[1], %[t1]\n"
+      "ldr d3, [%[xt3], #0]\n"
+      "ldr %[t0], [%[xt3], #8]\n"
+      "ins v2.d[1], %[t2]\n"
+      "ldr d4, [%[w], #0]\n"
+      "ldr %[t1], [%[w], #8]\n"
+      "ins v3.d[1], %[t0]\n"
+      "ldr d5, [%[w], #16]\n"
+      "ldr %[t2], [%[w], #24]\n"
+      "ins v4.d[1], %[t1]\n"
+      "ldr d6, [%[w], #32]\n"
+      "ldr %[t0], [%[w], #40]\n"
+      "ins v5.d[1], %[t2]\n"
+      "ldr d7, [%[w], #48]\n"
+      "ldr %[t1], [%[w], #56]\n"
+      "ins v6.d[1], %[t0]\n"
+      "ins v7.d[1], %[t1]\n"
+      "1:\n"
+      "sdot v16.4s, v4.16b, v0.4b[0]\n"
+      "ldr d8, [%[w], #64]\n"
+      "sdot v17.4s, v5.16b, v0.4b[0]\n"
+      "ldr %[t0], [%[w], #72]\n"
+      "sdot v18.4s, v6.16b, v0.4b[0]\n"
+      "ldr d9, [%[w], #80]\n"
+      "sdot v19.4s, v7.16b, v0.4b[0]\n"
+      "ldr %[t1], [%[w], #88]\n"
+      "sdot v20.4s, v4.16b, v1.4b[0]\n"
+      "ins v8.d[1], %[t0]\n"
+      "sdot v21.4s, v5.16b, v1.4b[0]\n"
+      "ldr d10, [%[w], #96]\n"
+      "sdot v22.4s, v6.16b, v1.4b[0]\n"
+      "ldr %[t2], [%[w], #104]\n"
+      "sdot v23.4s, v7.16b, v1.4b[0]\n"
+      "ins v9.d[1], %[t1]\n"
+      "sdot v24.4s, v4.16b, v2.4b[0]\n"
+      "ldr d11, [%[w], #112]\n"
+      "sdot v25.4s, v5.16b, v2.4b[0]\n"
+      "ldr %[t0], [%[w], #120]\n"
+      "sdot v26.4s, v6.16b, v2.4b[0]\n"
+      "ins v10.d[1], %[t2]\n"
+      "sdot v27.4s, v7.16b, v2.4b[0]\n"
+      "ins v11.d[1], %[t0]\n"
+      "sdot v28.4s, v4.16b, v3.4b[0]\n"
+      "sdot v29.4s, v5.16b, v3.4b[0]\n"
+      "sdot v30.4s, v6.16b, v3.4b[0]\n"
+      "sdot v31.4s, v7.16b, v3.4b[0]\n"
+      "sdot v16.4s, v8.16b, v0.4b[1]\n"
+      "ldr d4, [%[w], #128]\n"
+      "sdot v17.4s, v9.16b, v0.4b[1]\n"
+      "ldr %[t0], [%[w], #136]\n"
+      "sdot v18.4s, v10.16b, v0.4b[1]\n"
+      "ldr d5, [%[w], #144]\n"
+      "sdot v19.4s, v11.16b, v0.4b[1]\n"
+      "ldr %[t1], [%[w], #152]\n"
+      "sdot v20.4s, v8.16b, v1.4b[1]\n"
+      "ins v4.d[1], %[t0]\n"
+      "sdot v21.4s, v9.16b, v1.4b[1]\n"
+      "ldr d6, [%[w], #160]\n"
+      "sdot v22.4s, v10.16b, v1.4b[1]\n"
+      "ldr %[t2], [%[w], #168]\n"
+      "sdot v23.4s, v11.16b, v1.4b[1]\n"
+      "ins v5.d[1], %[t1]\n"
+      "sdot v24.4s, v8.16b, v2.4b[1]\n"
+      "ldr d7, [%[w], #176]\n"
+      "sdot v25.4s, v9.16b, v2.4b[1]\n"
+      "ldr %[t0], [%[w], #184]\n"
+      "sdot v26.4s, v10.16b, v2.4b[1]\n"
+      "ins v6.d[1], %[t2]\n"
+      "sdot v27.4s, v11.16b, v2.4b[1]\n"
+      "ins v7.d[1], %[t0]\n"
+      "sdot v28.4s, v8.16b, v3.4b[1]\n"
+      "sdot v29.4s, v9.16b, v3.4b[1]\n"
+      "sdot v30.4s, v10.16b, v3.4b[1]\n"
+      "sdot v31.4s, v11.16b, v3.4b[1]\n"
+      "sdot v16.4s, v4.16b, v0.4b[2]\n"
+      "ldr d8, [%[w], #192]\n"
+      "sdot v17.4s, v5.16b, v0.4b[2]\n"
+      "ldr %[t0], [%[w], #200]\n"
+      "sdot v18.4s, v6.16b, v0.4b[2]\n"
+      "ldr d9, [%[w], #208]\n"
+      "sdot v19.4s, v7.16b, v0.4b[2]\n"
+      "ldr %[t1], [%[w], #216]\n"
+      "sdot v20.4s, v4.16b, v1.4b[2]\n"
+      "ins v8.d[1], %[t0]\n"
+      "sdot v21.4s, v5.16b, v1.4b[2]\n"
+      "ldr d10, [%[w], #224]\n"
+      "sdot v22.4s, v6.16b, v1.4b[2]\n"
+      "ldr %[t2], [%[w], #232]\n"
+      "sdot v23.4s, v7.16b, v1.4b[2]\n"
+      "ins v9.d[1], %[t1]\n"
+      "sdot v24.4s, v4.16b, v2.4b[2]\n"
+      "ldr d11, [%[w], #240]\n"
+      "sdot v25.4s, v5.16b, v2.4b[2]\n"
+      "ldr %[t0], [%[w], #248]\n"
+      "sdot v26.4s, v6.16b, v2.4b[2]\n"
+      "ins v10.d[1], %[t2]\n"
+      "sdot v27.4s, v7.16b, v2.4b[2]\n"
+      "ins v11.d[1], %[t0]\n"
+      "sdot v28.4s, v4.16b, v3.4b[2]\n"
+      "sdot v29.4s, v5.16b, v3.4b[2]\n"
+      "sdot v30.4s, v6.16b, v3.4b[2]\n"
+      "sdot v31.4s, v7.16b, v3.4b[2]\n"
+      "sdot v16.4s, v8.16b, v0.4b[3]\n"
+      "ldr d4, [%[w], #256]\n"
+      "sdot v17.4s, v9.16b, v0.4b[3]\n"
+      "ldr %[t0], [%[w], #264]\n"
+      "sdot v18.4s, v10.16b, v0.4b[3]\n"
+      "ldr d5, [%[w], #272]\n"
+      "sdot v19.4s, v11.16b, v0.4b[3]\n"
+      "ldr %[t1], [%[w], #280]\n"
+      "sdot v20.4s, v8.16b, v1.4b[3]\n"
+      "ins v4.d[1], %[t0]\n"
+      "sdot v21.4s, v9.16b, v1.4b[3]\n"
+      "ldr d6, [%[w], #288]\n"
+      "sdot v22.4s, v10.16b, v1.4b[3]\n"
+      "ldr %[t2], [%[w], #296]\n"
+      "sdot v23.4s, v11.16b, v1.4b[3]\n"
+      "ins v5.d[1], %[t1]\n"
+      "sdot v24.4s, v8.16b, v2.4b[3]\n"
+      "ldr d7, [%[w], #304]\n"
+      "sdot v25.4s, v9.16b, v2.4b[3]\n"
+      "ldr %[t0], [%[w], #312]\n"
+      "sdot v26.4s, v10.16b, v2.4b[3]\n"
+      "ins v6.d[1], %[t2]\n"
+      "sdot v27.4s, v11.16b, v2.4b[3]\n"
+      "ldr d0, [%[xt0], #16]\n"
+      "sdot v28.4s, v8.16b, v3.4b[3]\n"
+      "sdot v29.4s, v9.16b, v3.4b[3]\n"
+      "sdot v30.4s, v10.16b, v3.4b[3]\n"
+      "sdot v31.4s, v11.16b, v3.4b[3]\n"
+      "ldr %[t1], [%[xt0], #24]\n"
+      "ins v7.d[1], %[t0]\n"
+      "ldr d1, [%[xt1], #16]\n"
+      "ldr %[t2], [%[xt1], #24]\n"
+      "ins v0.d[1], %[t1]\n"
+      "ldr d2, [%[xt2], #16]\n"
+      "ldr %[t0], [%[xt2], #24]\n"
+      "ins v1.d[1], %[t2]\n"
+      "ldr d3, [%[xt3], #16]\n"
+      "ldr %[t1], [%[xt3], #24]\n"
+      "ins v2.d[1], %[t0]\n"
+      "ins v3.d[1], %[t1]\n"
+      "add %[xt0], %[xt0], #16\n"
+      "add %[xt1], %[xt1], #16\n"
+      "add %[xt2], %[xt2], #16\n"
+      "add %[xt3], %[xt3], #16\n"
+      "add %[w], %[w], #256\n"
+      "subs %[cnt], %[cnt], #1\n"
+      "b.ne 1b\n"
+      "add %[w], %[w], %[wskip]\n"
+      "subs %[ntaps], %[ntaps], #1\n"
+      "b.ne 2b\n"
+      "stp q16, q17, [%[acc], #0]\n"
+      "stp q18, q19, [%[acc], #32]\n"
+      "stp q20, q21, [%[acc], #64]\n"
+      "stp q22, q23, [%[acc], #96]\n"
+      "stp q24, q25, [%[acc], #128]\n"
+      "stp q26, q27, [%[acc], #160]\n"
+      "stp q28, q29, [%[acc], #192]\n"
+      "stp q30, q31, [%[acc], #224]\n"
+      : [taps] "+r"(taps), [ntaps] "+r"(ntaps), [w] "+r"(w), [xt0] "=&r"(xt0), [xt1] "=&r"(xt1),
+        [xt2] "=&r"(xt2), [xt3] "=&r"(xt3), [cnt] "=&r"(cnt), [toff] "=&r"(toff),
+        [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2)
+      : [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2), [x3] "r"(x3), [n] "r"(n),
+        [wskip] "r"(wskip), [acc] "r"(tile)
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31");
+}
+
 template <int MR, int NR, LoadVariant L>
 void DotKernel(const MicroArgs& a) {
   constexpr int NV = NR / 4;
@@ -178,12 +385,32 @@ void DotKernel(const MicroArgs& a) {
   int32x4_t acc[MR][NV];
   InitRows<MR, NV, int32x4_t, int32_t>(acc, a);
   const int8_t* const w = static_cast<const int8_t*>(a.w);
+  if constexpr (MR == 4 && NR == 16 && L == LoadVariant::kLd64) {
+    const int channels = a.c_end - a.c_begin;
+    if (channels > 0 && channels % 16 == 0 && a.num_taps > 0) {
+      alignas(16) int32_t tile[MR * NR];
+      QTUNE_UNROLL for (int m = 0; m < MR; ++m) {
+        QTUNE_UNROLL for (int j = 0; j < NV; ++j) vst1q_s32(tile + m * NR + 4 * j, acc[m][j]);
+      }
+      const int8_t* x[MR];
+      QTUNE_UNROLL for (int m = 0; m < MR; ++m) x[m] = static_cast<const int8_t*>(a.x[m]) + a.c_begin;
+      Dot4x16A55(tile, x[0], x[1], x[2], x[3], a.taps, a.num_taps, w + a.c_begin * NR,
+                 channels / 16, static_cast<int64_t>(a.cp - channels) * NR);
+      QTUNE_UNROLL for (int m = 0; m < MR; ++m) {
+        QTUNE_UNROLL for (int j = 0; j < NV; ++j) acc[m][j] = vld1q_s32(tile + m * NR + 4 * j);
+      }
+      FinishRows<MR, NV, int32x4_t, int32_t>(acc, a);
+      return;
+    }
+  }
   for (int t = 0; t < a.num_taps; ++t) {
     const int8_t* x[MR];
     QTUNE_UNROLL for (int m = 0; m < MR; ++m) x[m] = static_cast<const int8_t*>(a.x[m]) + a.taps[t];
     const int8_t* wt = w + (static_cast<ptrdiff_t>(t) * a.cp + a.c_begin) * NR;
     int c = a.c_begin;
-    if constexpr (kWideA) {
+    // (The A55 4x16 kernel gets here only for channel ranges that are not
+    // multiples of 16, rare enough for the 4-channel loop.)
+    if constexpr (kWideA && !(MR == 4 && NR == 16 && L == LoadVariant::kLd64)) {
       for (; c + 16 <= a.c_end; c += 16) {
         int8x16_t av[MR];
         QTUNE_UNROLL for (int m = 0; m < MR; ++m) av[m] = LoadS8<L>(x[m] + c);
