@@ -43,8 +43,7 @@ class ArmKernelTest : public ::testing::TestWithParam<Param> {};
 TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
   const auto& [path, shape, dtype] = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
-  const std::string text =
-      std::string(shape.kind) + "/" + std::string(DTypeName(dtype)) + "/" + shape.fields;
+  const std::string text = shape.Text(dtype);
   auto op = ParseOpSpec(text);
   ASSERT_TRUE(op.ok()) << op.status();
   auto inst = MakeOpInstance(*op, 23);
@@ -53,26 +52,11 @@ TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
   auto space = DescribeSpace(*op, target);
   ASSERT_TRUE(space.ok()) << space.status();
 
-  std::vector<Config> configs = {space->default_config()};
-  std::mt19937_64 rng(std::hash<std::string>{}(text + path));
-  for (size_t i = 0; i < kSampled; ++i) configs.push_back(*space->Sample(rng));
-
-  const size_t out_bytes = op->output_elements() * ElementBytes(dtype);
-  AlignedBuffer out(out_bytes);
+  const std::vector<Config> configs = DefaultAndSampled(*space, kSampled, text + path);
   const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
                                        "(c4|c8)?__") + path + "(_ld64)?");
   for (const Config& config : configs) {
-    const std::string key = space->ToString(config);
-    auto kernel = CreateKernel(*op, config, (*inst)->data, target);
-    ASSERT_TRUE(kernel.ok()) << key << ": " << kernel.status();
-    std::smatch m;
-    const std::string& name = (*kernel)->name();
-    ASSERT_TRUE(std::regex_match(name, m, name_re)) << name;
-    EXPECT_EQ(m[1], shape.kind);
-    std::memset(out.data(), 0xA5, out_bytes);
-    ASSERT_TRUE((*kernel)->Execute((*inst)->input.data(), out.data()).ok());
-    VerifyResult v = VerifyOutput(**inst, out.data());
-    ASSERT_EQ(v.mismatches, 0) << text << " " << key << " " << name << ": " << v.Summary();
+    ASSERT_TRUE(ExpectMatchesReference(**inst, *space, config, target, name_re, text));
   }
 }
 
@@ -112,7 +96,7 @@ TEST_P(ArmTileTest, EveryTileAndLoadVariant) {
     const Target target = PathTarget(path, 2);
     auto space = DescribeSpace(*op, target);
     ASSERT_TRUE(space.ok()) << space.status();
-    AlignedBuffer out(op->output_elements() * ElementBytes(dtype));
+    const std::regex name_re(std::string(".*__") + path + "(_ld64)?");
     int ran = 0;
     for (int64_t tile = 0; tile < 6; ++tile) {
       for (int64_t load : {0, 1}) {
@@ -123,12 +107,7 @@ TEST_P(ArmTileTest, EveryTileAndLoadVariant) {
           config["kc"] = kc;
           config["threads"] = 1 + (tile % 2);
           if (!space->Validate(config).ok()) continue;
-          auto kernel = CreateKernel(*op, config, (*inst)->data, target);
-          ASSERT_TRUE(kernel.ok()) << space->ToString(config) << ": " << kernel.status();
-          ASSERT_TRUE((*kernel)->Execute((*inst)->input.data(), out.data()).ok());
-          VerifyResult v = VerifyOutput(**inst, out.data());
-          EXPECT_EQ(v.mismatches, 0) << fields << " " << space->ToString(config) << " "
-                                     << (*kernel)->name() << ": " << v.Summary();
+          EXPECT_TRUE(ExpectMatchesReference(**inst, *space, config, target, name_re, fields));
           ++ran;
         }
       }
@@ -223,13 +202,9 @@ TEST(ArmFallback, PathsFollowHwcaps) {
   Target target = HostTarget();
   auto space = DescribeSpace(*op, target);
   ASSERT_TRUE(space.ok()) << space.status();
-  auto kernel = CreateKernel(*op, space->default_config(), (*inst)->data, target);
-  ASSERT_TRUE(kernel.ok()) << kernel.status();
   const std::string expected_path = i8mm ? "neoni8mm" : dot ? "neondot" : "neon";
-  EXPECT_THAT((*kernel)->name(), ::testing::HasSubstr("__" + expected_path));
-  AlignedBuffer out(op->output_elements());
-  ASSERT_TRUE((*kernel)->Execute((*inst)->input.data(), out.data()).ok());
-  EXPECT_EQ(VerifyOutput(**inst, out.data()).mismatches, 0);
+  EXPECT_TRUE(ExpectMatchesReference(**inst, *space, space->default_config(), target,
+                                     std::regex(".*__" + expected_path), "host target default"));
 }
 
 }  // namespace
