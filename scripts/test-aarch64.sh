@@ -4,8 +4,9 @@
 # under qemu-aarch64 (default cpu "max", plus the Cortex-A53 fallback), then
 # the emulated deployment end to end: scripts/deploy-agent.sh through
 # scripts/adb-emulated, `qtune tune` of two layers on that agent, the
-# database checked for OK trials under an aarch64 device key, and a
-# Cortex-A53 device whose agent says which kernel paths are missing.
+# database checked for OK trials under an aarch64 device key, a Cortex-A53
+# device whose agent says which kernel paths are missing, and a big.LITTLE
+# device (fake /proc/cpuinfo) whose space has the cluster knob.
 # Skipped, with a message, only when qemu-aarch64 cannot be installed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,22 +68,25 @@ fi
 [ -x "$host_bin/qtune" ] || { echo "test-aarch64: no host qtune at $host_bin (run scripts/build.sh)" >&2; exit 1; }
 work="$(mktemp -d)"
 export ADB="$root/scripts/adb-emulated" ADB_EMULATED_HOME="$work/devices"
-export ADB_EMULATED_DEVICES="emulator-5554,emulator-5556"
+export ADB_EMULATED_DEVICES="emulator-5554,emulator-5556,emulator-5558"
 export QTUNE="$host_bin/qtune"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
 port53="$(free_port)"
+port_bl="$(free_port)"
+cpuinfo_bl="$root/tests/kernels/testdata/cpuinfo_two_clusters.txt"
 cleanup() {
   "$root/scripts/deploy-agent.sh" --serial emulator-5554 --port "$port" --stop >/dev/null 2>&1 || true
   ADB_EMULATED_CPU=cortex-a53 "$root/scripts/deploy-agent.sh" --serial emulator-5556 \
     --port "$port53" --stop >/dev/null 2>&1 || true
+  "$root/scripts/deploy-agent.sh" --serial emulator-5558 --port "$port_bl" --stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 fail() { echo "test-aarch64: e2e FAILED: $*" >&2; echo "arm e2e: 0 passed, 1 failed"; exit 1; }
 
-echo "test-aarch64: e2e: two emulated devices; several attached, so --serial is required:"
+echo "test-aarch64: e2e: three emulated devices; several attached, so --serial is required:"
 if out="$("$root/scripts/deploy-agent.sh" --port "$port" 2>&1)"; then
   fail "deploy without --serial succeeded with two devices"
 fi
@@ -118,4 +122,16 @@ paths="$("$host_bin/qtune" info --agent "127.0.0.1:$port53" | awk '/^kernel path
 "$host_bin/qtune" tune --agent "127.0.0.1:$port53" --layers fc --trials 2 --dtype int8 \
   --db "$work/a53.db" --nojson >/dev/null || fail "qtune tune on the cortex-a53 agent"
 ADB_EMULATED_CPU=cortex-a53 "$root/scripts/deploy-agent.sh" --serial emulator-5556 --port "$port53" --stop
+
+echo "\$ ADB_EMULATED_CPUINFO=cpuinfo_two_clusters.txt scripts/deploy-agent.sh --serial emulator-5558 --port $port_bl"
+ADB_EMULATED_CPUINFO="$cpuinfo_bl" "$root/scripts/deploy-agent.sh" --serial emulator-5558 \
+  --port "$port_bl" || fail "deploy on the big.LITTLE device"
+"$host_bin/qtune" tune --agent "127.0.0.1:$port_bl" --layers fc --trials 6 --dtype int8 \
+  --db "$work/bl.db" --nojson >/dev/null || fail "qtune tune on the big.LITTLE agent"
+best="$("$host_bin/qtune" db best --db "$work/bl.db" --json)"
+grep -q '"device_key":"aarch64/[^"]*/cortex-a76-cortex-a55/' <<<"$best" ||
+  fail "the big.LITTLE device key does not name its clusters: $best"
+grep -q 'cluster=' <<<"$best" || fail "no cluster knob in the big.LITTLE config: $best"
+echo "test-aarch64: e2e: big.LITTLE device: $(sed -E 's/.*"device_key":"([^"]*)".*"config":"([^"]*)".*/\1 best \2/' <<<"$best")"
+"$root/scripts/deploy-agent.sh" --serial emulator-5558 --port "$port_bl" --stop
 echo "arm e2e: 1 passed, 0 failed"

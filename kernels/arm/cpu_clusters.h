@@ -33,7 +33,8 @@ std::string ArmPartName(int implementer, int part);
 std::vector<CpuCluster> ParseClusters(std::string_view proc_cpuinfo,
                                       const std::map<int, int64_t>& max_khz);
 
-// The host's clusters (read once; thread-safe).
+// The host's clusters (read once; thread-safe). The environment variable
+// QTUNE_CPUINFO_PATH replaces /proc/cpuinfo (tests).
 const std::vector<CpuCluster>& HostClusters();
 
 }  // namespace qtune::kernels::arm

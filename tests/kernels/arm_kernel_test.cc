@@ -5,7 +5,9 @@
 // fallback on a CPU without dot product / i8mm (run under
 // QEMU_CPU=cortex-a53 by the ctest entry arm_fallback_cortex_a53). Built and
 // run only in the aarch64 build (under qemu-aarch64 when cross-compiled).
+#include <sched.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -205,6 +207,54 @@ TEST(ArmFallback, PathsFollowHwcaps) {
   const std::string expected_path = i8mm ? "neoni8mm" : dot ? "neondot" : "neon";
   EXPECT_TRUE(ExpectMatchesReference(**inst, *space, space->default_config(), target,
                                      std::regex(".*__" + expected_path), "host target default"));
+}
+
+}  // namespace
+}  // namespace qtune::kernels
+
+namespace qtune::kernels {
+namespace {
+
+// The cluster knob, on a fake big.LITTLE /proc/cpuinfo (cpu0 Cortex-A55,
+// cpu1 Cortex-A76: ctest entry arm_clusters_fake_cpuinfo sets
+// QTUNE_CPUINFO_PATH): the space offers the clusters, big first, with at
+// most one thread each; pinned kernels run exactly and leave the calling
+// thread on the cluster's CPU.
+TEST(ArmClusters, PinnedConfigsRunOnTheirCluster) {
+  if (std::getenv("QTUNE_CPUINFO_PATH") == nullptr) {
+    GTEST_SKIP() << "needs QTUNE_CPUINFO_PATH (ctest arm_clusters_fake_cpuinfo)";
+  }
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs 2 online CPUs";
+  auto op = ParseOpSpec("conv2d/int8/H=6,W=10,C=32,K=24,R=3,S=3,pad=1");
+  ASSERT_TRUE(op.ok());
+  auto inst = MakeOpInstance(*op, 9);
+  ASSERT_TRUE(inst.ok());
+  const Target target = PathTarget("neon", 2);
+  auto space = DescribeSpace(*op, target);
+  ASSERT_TRUE(space.ok()) << space.status();
+  const Knob* cluster = nullptr;
+  for (const Knob& k : space->knobs()) {
+    if (k.name == "cluster") cluster = &k;
+  }
+  ASSERT_NE(cluster, nullptr) << "no cluster knob";
+  EXPECT_THAT(cluster->labels, ::testing::ElementsAre("any", "cortex-a76", "cortex-a55"));
+  Config config = space->default_config();
+  config["threads"] = 2;
+  config["cluster"] = 1;
+  EXPECT_FALSE(space->Validate(config).ok()) << "2 threads on a 1-core cluster";
+  for (int64_t c : {1, 2, 0}) {
+    config["threads"] = 1;
+    config["cluster"] = c;
+    ASSERT_TRUE(space->Validate(config).ok()) << space->ToString(config);
+    EXPECT_TRUE(ExpectMatchesReference(**inst, *space, config, target, std::regex(".*__neon"),
+                                       "cluster " + std::to_string(c)));
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+    if (c == 1) EXPECT_TRUE(CPU_ISSET(1, &set) && !CPU_ISSET(0, &set));
+    if (c == 2) EXPECT_TRUE(CPU_ISSET(0, &set) && !CPU_ISSET(1, &set));
+    if (c == 0) EXPECT_TRUE(CPU_ISSET(0, &set) && CPU_ISSET(1, &set));
+  }
 }
 
 }  // namespace
