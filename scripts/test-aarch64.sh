@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ARM part of the test suite (called by scripts/test.sh): cross-builds
 # the aarch64 agent and tests (scripts/build-aarch64.sh), runs their ctest
-# under qemu-aarch64 (default cpu "max", plus the Cortex-A53 fallback), then
+# under qemu-aarch64 (default cpu "max", plus the Cortex-A53 fallback), a
+# smoke run of scripts/arm-mca.sh (every microkernel's loop found), then
 # the emulated deployment end to end: scripts/deploy-agent.sh through
 # scripts/adb-emulated, `qtune tune` of two layers on that agent, the
 # database checked for OK trials under an aarch64 device key, a Cortex-A53
@@ -58,6 +59,23 @@ if [ "$e2e_only" = 0 ]; then
   echo "test-aarch64: not run under emulation (host build runs them): ${skip//|/, }"
   exclude=(-E "$skip")
   (cd "$arm_build" && ctest --output-on-failure -j "${QTUNE_TEST_JOBS:-2}" "${exclude[@]}")
+fi
+
+# --- llvm-mca: every microkernel's loop is found and timed ---------------
+if [ "$e2e_only" = 0 ] && command -v llvm-mca-16 >/dev/null; then
+  mca_json="$(mktemp)"
+  "$root/scripts/arm-mca.sh" --json "$mca_json" | grep -E "^(peaks|neondot +(4x16|8x8) +ldq)"
+  python3 - "$mca_json" <<'PY' || { echo "test-aarch64: arm-mca FAILED" >&2; exit 1; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+kernels = d["kernels"]
+paths = {k["path"] for k in kernels}
+assert len(kernels) == 44, "want the inner loops of 44 microkernels, found %d" % len(kernels)
+assert paths == {"neoni8mm", "neondot", "neon", "neon-fp32"}, paths
+assert all(k["models"] for k in kernels)
+print("test-aarch64: arm-mca: %d microkernel loops timed on %s" % (len(kernels), ", ".join(d["peaks"])))
+PY
+  rm -f "$mca_json"
 fi
 
 # --- emulated deployment, end to end ------------------------------------
