@@ -30,6 +30,14 @@
 #endif
 #elif defined(__aarch64__)
 #include <sys/auxv.h>
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <iterator>
+
+#include "absl/strings/match.h"
+#include "kernels/arm/arm_families.h"
+#include "kernels/arm/cpu_clusters.h"
 #endif
 
 #ifndef QTUNE_VERSION
@@ -239,55 +247,59 @@ void ProbeArch(proto::DeviceInfo& info) {
 #define HWCAP2_BF16 (1UL << 14)
 #endif
 
-std::string ArmPartName(int implementer, int part) {
-  if (implementer == 0x41) {  // Arm Ltd.
-    static const std::map<int, const char*> kParts = {
-        {0xd03, "cortex-a53"}, {0xd04, "cortex-a35"},  {0xd05, "cortex-a55"},
-        {0xd07, "cortex-a57"}, {0xd08, "cortex-a72"},  {0xd09, "cortex-a73"},
-        {0xd0a, "cortex-a75"}, {0xd0b, "cortex-a76"},  {0xd0c, "neoverse-n1"},
-        {0xd0d, "cortex-a77"}, {0xd40, "neoverse-v1"}, {0xd41, "cortex-a78"},
-        {0xd44, "cortex-x1"},  {0xd46, "cortex-a510"}, {0xd47, "cortex-a710"},
-        {0xd48, "cortex-x2"},  {0xd49, "neoverse-n2"}, {0xd4d, "cortex-a715"},
-        {0xd4e, "cortex-x3"},  {0xd4f, "neoverse-v2"}, {0xd80, "cortex-a520"},
-        {0xd81, "cortex-a720"}, {0xd82, "cortex-x4"},
-    };
-    auto it = kParts.find(part);
-    if (it != kParts.end()) return it->second;
-  }
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "arm-0x%02x-0x%03x", implementer, part);
-  return buf;
+std::string ReadProcCpuinfo() {
+  std::ifstream in("/proc/cpuinfo");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// Distinct core types from /proc/cpuinfo, in order of appearance, joined by
-// "+" (big.LITTLE parts list every cluster's core).
-std::string CpuNameFromProcCpuinfo() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  std::vector<std::string> names;
-  std::string model_name;
-  int implementer = -1;
-  auto parse_hex = [](absl::string_view value, int* out) {
-    value = absl::StripAsciiWhitespace(value);
-    return absl::SimpleHexAtoi(value, out);
-  };
-  while (std::getline(in, line)) {
-    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
-    std::string key(absl::StripAsciiWhitespace(kv.first));
-    if (key == "CPU implementer") {
-      parse_hex(kv.second, &implementer);
-    } else if (key == "CPU part") {
-      int part = 0;
-      if (implementer >= 0 && parse_hex(kv.second, &part)) {
-        std::string name = ArmPartName(implementer, part);
-        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-      }
-    } else if (key == "model name" && model_name.empty()) {
+// The SoC and its core types, biggest cluster first, e.g. "gs101
+// cortex-x1+cortex-a76+cortex-a55". Under qemu-user /proc/cpuinfo is the
+// host's (no Arm part numbers): "qemu-user (<host model>)".
+std::string ArmCpuName() {
+  const std::string cpuinfo = ReadProcCpuinfo();
+  std::string model_name, hardware;
+  for (absl::string_view line : absl::StrSplit(cpuinfo, '\n')) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
+    const absl::string_view key = absl::StripAsciiWhitespace(kv.first);
+    if (key == "model name" && model_name.empty()) {
       model_name = std::string(absl::StripAsciiWhitespace(kv.second));
+    } else if (key == "Hardware" && hardware.empty()) {
+      hardware = std::string(absl::StripAsciiWhitespace(kv.second));
     }
   }
-  if (!names.empty()) return absl::StrJoin(names, "+");
-  return model_name;
+  std::vector<std::string> types;
+  for (const kernels::arm::CpuCluster& c : kernels::arm::HostClusters()) {
+    std::string type = c.name.substr(0, c.name.find('@'));
+    if (type != "cpu" && std::find(types.begin(), types.end(), type) == types.end()) {
+      types.push_back(std::move(type));
+    }
+  }
+  if (types.empty()) {
+    if (absl::StrContains(cpuinfo, "vendor_id")) {
+      return absl::StrCat("qemu-user (", model_name.empty() ? "x86_64" : model_name, ")");
+    }
+    return model_name;
+  }
+  std::string soc = ReadFileTrimmed("/sys/devices/soc0/machine");
+  if (soc.empty()) soc = hardware;
+  const std::string cores = absl::StrJoin(types, "+");
+  return soc.empty() ? cores : absl::StrCat(soc, " ", cores);
+}
+
+// Whether this process may map anonymous memory executable (Android's
+// SELinux policy for `adb shell` processes may refuse it: execmem). The ARM
+// kernels are compiled ahead of time and need none; the answer is reported.
+// QTUNE_ASSUME_NO_EXECMEM=1 simulates a refusal (tests).
+bool AnonymousExecAllowed() {
+  if (const char* env = std::getenv("QTUNE_ASSUME_NO_EXECMEM"); env != nullptr && *env == '1') {
+    return false;
+  }
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  const bool ok = mprotect(p, page, PROT_READ | PROT_EXEC) == 0;
+  munmap(p, page);
+  return ok;
 }
 
 void ProbeArch(proto::DeviceInfo& info) {
@@ -306,7 +318,8 @@ void ProbeArch(proto::DeviceInfo& info) {
   for (const auto& [present, name] : flags) {
     if (present) info.add_isa_features(name);
   }
-  info.set_cpu_name(CpuNameFromProcCpuinfo());
+  if (!AnonymousExecAllowed()) info.add_isa_features("no_execmem");
+  info.set_cpu_name(ArmCpuName());
 }
 
 #else
@@ -462,6 +475,31 @@ int64_t LastLevelCacheBytes(const proto::DeviceInfo& info) {
     }
   }
   return bytes;
+}
+
+}  // namespace qtune::agent
+
+namespace qtune::agent {
+
+std::string PlatformNote(const proto::DeviceInfo& info) {
+  std::vector<std::string> notes;
+#if defined(__aarch64__)
+  const std::string missing = kernels::arm::MissingPaths();
+  if (!missing.empty()) {
+    notes.push_back(absl::StrCat("kernel paths missing on this CPU: ", missing, "; using ",
+                                 absl::StrJoin(info.kernel_paths(), ", ")));
+  }
+  const auto& features = info.isa_features();
+  if (std::find(features.begin(), features.end(), "no_execmem") != features.end()) {
+    notes.push_back(
+        "anonymous executable memory is refused (no effect: the ARM kernels are compiled ahead "
+        "of time)");
+  }
+  if (absl::StartsWith(info.cpu_name(), "qemu-user")) {
+    notes.push_back("running under emulation (qemu-user): timings are meaningless");
+  }
+#endif
+  return absl::StrJoin(notes, "; ");
 }
 
 }  // namespace qtune::agent

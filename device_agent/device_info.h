@@ -62,6 +62,12 @@ std::string IsaLevel(std::string_view arch, const std::vector<std::string>& feat
 // Size in bytes of the largest cache in `info` (0 when none is known).
 int64_t LastLevelCacheBytes(const proto::DeviceInfo& info);
 
+// What an operator should know about this platform, one line, or empty:
+// on aarch64, the kernel paths the CPU lacks and why (e.g. "neondot (no
+// asimddp)"), a refused executable-memory mapping ("no_execmem" in
+// isa_features), and emulation (cpu_name "qemu-user (...)").
+std::string PlatformNote(const proto::DeviceInfo& info);
+
 }  // namespace qtune::agent
 
 #endif  // QTUNE_DEVICE_AGENT_DEVICE_INFO_H_

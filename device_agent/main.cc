@@ -87,6 +87,8 @@ int Serve() {
               (*server)->address().ToString().c_str(),
               (*server)->device_info().device_key().c_str());
   std::fflush(stdout);
+  const std::string note = qtune::agent::PlatformNote((*server)->device_info());
+  if (!note.empty()) std::fprintf(stderr, "%s: %s\n", kProgram, note.c_str());
 
   int sig = 0;
   while (sigwait(&stop_signals, &sig) != 0) {

@@ -26,6 +26,9 @@
 #if defined(QTUNE_HAVE_X86_JIT)
 #include "kernels/x86/x86_families.h"
 #endif
+#if defined(QTUNE_HAVE_ARM_KERNELS)
+#include "kernels/arm/arm_families.h"
+#endif
 #include "qtune/kernels/config_space.h"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
@@ -41,6 +44,11 @@ const std::vector<const KernelFamily*>& AllFamilies() {
     list->push_back(MakeX86Avx512VnniFamily().release());
     list->push_back(MakeX86Avx512BwFamily().release());
     list->push_back(MakeX86Avx2Family().release());
+#endif
+#if defined(QTUNE_HAVE_ARM_KERNELS)
+    list->push_back(MakeArmNeonI8mmFamily().release());
+    list->push_back(MakeArmNeonDotFamily().release());
+    list->push_back(MakeArmNeonFamily().release());
 #endif
     list->push_back(MakeDepthwiseAvx512VnniFamily().release());
     list->push_back(MakeDepthwiseAvx512Family().release());

@@ -97,5 +97,27 @@ TEST(ProbeDeviceInfoTest, ClockIsMeasuredOnceOrSkipped) {
   EXPECT_EQ(ProbeDeviceInfo(ClockProbe::kSkip).device_key(), ProbeDeviceInfo().device_key());
 }
 
+// The start-up note: empty off aarch64; on aarch64 it names a refused
+// executable-memory mapping and emulation (the missing paths depend on the
+// CPU, see arm_fallback_cortex_a53).
+TEST(PlatformNoteTest, SaysWhatAnOperatorShouldKnow) {
+  proto::DeviceInfo info;
+  info.set_cpu_name("qemu-user (AMD EPYC)");
+  info.add_isa_features("asimd");
+  info.add_isa_features("no_execmem");
+  info.add_kernel_paths("neon");
+  info.add_kernel_paths("generic");
+  const std::string note = PlatformNote(info);
+#if defined(__aarch64__)
+  EXPECT_THAT(note, ::testing::HasSubstr("anonymous executable memory is refused"));
+  EXPECT_THAT(note, ::testing::HasSubstr("running under emulation (qemu-user)"));
+  proto::DeviceInfo phone;
+  phone.set_cpu_name("gs101 cortex-x1+cortex-a76+cortex-a55");
+  EXPECT_EQ(PlatformNote(phone).find("emulation"), std::string::npos);
+#else
+  EXPECT_EQ(note, "");
+#endif
+}
+
 }  // namespace
 }  // namespace qtune::agent

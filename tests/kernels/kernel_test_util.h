@@ -5,10 +5,19 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
+#include "gtest/gtest.h"
+#include "qtune/kernels/config_space.h"
 #include "qtune/kernels/kernel.h"
+#include "qtune/kernels/op_spec.h"
+#include "qtune/kernels/verify.h"
 
 namespace qtune::kernels {
 
@@ -35,12 +44,65 @@ inline Target PathTarget(const std::string& path, int max_threads = 3) {
   return t;
 }
 
+// The default config of `space` and `samples` sampled ones, from a seed
+// derived from `salt` (the same configs on every run).
+inline std::vector<Config> DefaultAndSampled(const ConfigSpace& space, size_t samples,
+                                             const std::string& salt) {
+  std::vector<Config> configs = {space.default_config()};
+  std::mt19937_64 rng(std::hash<std::string>{}(salt));
+  for (size_t i = 0; i < samples; ++i) configs.push_back(*space.Sample(rng));
+  return configs;
+}
+
+// Builds the kernel of `config` (valid in `space`) for `inst` on `target`,
+// expects its name to match `name_re` and start with the op kind, runs it on
+// a garbage-filled output (it must overwrite every element) and expects the
+// reference's output (int8 bit-exact, fp32 within the verify.h tolerance).
+// Returns the kernel's name, or nullopt after recording a failure.
+inline std::optional<std::string> ExpectMatchesReference(const OpInstance& inst,
+                                                         const ConfigSpace& space,
+                                                         const Config& config,
+                                                         const Target& target,
+                                                         const std::regex& name_re,
+                                                         const std::string& what) {
+  const std::string key = space.ToString(config);
+  auto kernel = CreateKernel(inst.op, config, inst.data, target);
+  if (!kernel.ok()) {
+    ADD_FAILURE() << what << " " << key << ": " << kernel.status();
+    return std::nullopt;
+  }
+  const std::string name = (*kernel)->name();
+  if (!std::regex_match(name, name_re) ||
+      name.rfind(std::string(OpKindName(inst.op.kind)) + "_", 0) != 0) {
+    ADD_FAILURE() << what << " " << key << ": unexpected kernel name " << name;
+    return std::nullopt;
+  }
+  const size_t out_bytes = inst.op.output_elements() * ElementBytes(inst.op.dtype);
+  AlignedBuffer out(out_bytes);
+  std::memset(out.data(), 0xA5, out_bytes);
+  const absl::Status run = (*kernel)->Execute(inst.input.data(), out.data());
+  if (!run.ok()) {
+    ADD_FAILURE() << what << " " << key << " " << name << ": " << run;
+    return std::nullopt;
+  }
+  const VerifyResult v = VerifyOutput(inst, out.data());
+  if (v.mismatches != 0) {
+    ADD_FAILURE() << what << " " << key << " " << name << ": " << v.Summary();
+    return std::nullopt;
+  }
+  return name;
+}
+
 // Operator shapes every conv2d/dense kernel family is checked on: odd sizes,
 // padding (asymmetric too), stride 2, dilation, 1x1, C = 3, channel counts
 // that are not multiples of 4 or 16, batches, dense with N > 1.
 struct ShapeCase {
   const char* kind;
   const char* fields;
+  // "KIND/DTYPE/FIELDS", for ParseOpSpec.
+  std::string Text(DType dtype) const {
+    return std::string(kind) + "/" + std::string(DTypeName(dtype)) + "/" + fields;
+  }
 };
 
 inline const ShapeCase kKernelShapes[] = {

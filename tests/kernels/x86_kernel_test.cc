@@ -37,8 +37,7 @@ class X86KernelTest : public ::testing::TestWithParam<Param> {};
 TEST_P(X86KernelTest, SampledConfigsMatchTheReference) {
   const auto& [path, shape, dtype] = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
-  const std::string text =
-      std::string(shape.kind) + "/" + std::string(DTypeName(dtype)) + "/" + shape.fields;
+  const std::string text = shape.Text(dtype);
   auto op = ParseOpSpec(text);
   ASSERT_TRUE(op.ok()) << op.status();
   auto inst = MakeOpInstance(*op, 17);
@@ -47,27 +46,15 @@ TEST_P(X86KernelTest, SampledConfigsMatchTheReference) {
   auto space = DescribeSpace(*op, target);
   ASSERT_TRUE(space.ok()) << space.status();
 
-  std::vector<Config> configs = {space->default_config()};
-  std::mt19937_64 rng(std::hash<std::string>{}(text + path));
-  for (size_t i = 0; i < kSampled; ++i) configs.push_back(*space->Sample(rng));
-
-  const size_t out_bytes = op->output_elements() * ElementBytes(dtype);
-  AlignedBuffer out(out_bytes);
+  const std::vector<Config> configs = DefaultAndSampled(*space, kSampled, text + path);
   const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
                                        "(c4|c2)?__") + path);
   for (const Config& config : configs) {
-    const std::string key = space->ToString(config);
-    auto kernel = CreateKernel(*op, config, (*inst)->data, target);
-    ASSERT_TRUE(kernel.ok()) << key << ": " << kernel.status();
+    const auto name = ExpectMatchesReference(**inst, *space, config, target, name_re, text);
+    ASSERT_TRUE(name);
     std::smatch m;
-    const std::string& name = (*kernel)->name();
-    ASSERT_TRUE(std::regex_match(name, m, name_re)) << name;
-    EXPECT_EQ(m[1], shape.kind);
-    EXPECT_EQ(std::stoi(m[4]), config.at("tile_m")) << name;
-    std::memset(out.data(), 0xA5, out_bytes);
-    ASSERT_TRUE((*kernel)->Execute((*inst)->input.data(), out.data()).ok());
-    VerifyResult v = VerifyOutput(**inst, out.data());
-    ASSERT_EQ(v.mismatches, 0) << text << " " << key << " " << name << ": " << v.Summary();
+    ASSERT_TRUE(std::regex_match(*name, m, name_re));
+    EXPECT_EQ(std::stoi(m[4]), config.at("tile_m")) << *name;
   }
 }
 
