@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git python3
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
-  libabsl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev
+  libabsl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libonnx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libxbyak-dev libxgboost-dev xgboost libcpuinfo-dev libpthreadpool-dev
   libdnnl-dev ocl-icd-opencl-dev

@@ -7,6 +7,9 @@
 #include "tuner/core/tuner.h"
 
 ABSL_FLAG(std::string, model, "resnet18", "built-in model (see `qtune models`)");
+ABSL_FLAG(std::string, onnx, "",
+          "an ONNX model file to take the layers from instead of --model (fp32, QLinearConv, "
+          "QDQ, ConvInteger/MatMulInteger forms; see docs/cli.md)");
 ABSL_FLAG(std::string, agent, "127.0.0.1:7070", "address HOST:PORT of the qtune-agent");
 ABSL_FLAG(std::string, token, "",
           "agent access token (default: $QTUNE_TOKEN), as given to qtune-agent --token");

@@ -1,4 +1,5 @@
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,41 +13,69 @@
 #include "tuner/cli/commands.h"
 #include "tuner/cli/flags.h"
 #include "tuner/core/model_zoo.h"
+#include "tuner/onnx/onnx_import.h"
 
 namespace qtune::tuner {
 namespace {
 
-int RunTasks(const ParsedArgs&) {
-  absl::StatusOr<const Model*> model = FindModel(absl::GetFlag(FLAGS_model));
-  if (!model.ok()) return cli::ReportError("qtune tasks", model.status());
-  const Model& m = **model;
+int RunTasks(const ParsedArgs& args) {
+  std::optional<OnnxImport> imported;
+  const Model* model = nullptr;
+  if (args.given.count("onnx")) {
+    absl::StatusOr<OnnxImport> onnx = ImportOnnx(absl::GetFlag(FLAGS_onnx));
+    if (!onnx.ok()) return cli::ReportError("qtune tasks", onnx.status());
+    imported = *std::move(onnx);
+    model = &imported->model;
+  } else {
+    absl::StatusOr<const Model*> zoo = FindModel(absl::GetFlag(FLAGS_model));
+    if (!zoo.ok()) return cli::ReportError("qtune tasks", zoo.status());
+    model = *zoo;
+  }
+  const Model& m = *model;
   if (absl::GetFlag(FLAGS_json)) {
     for (const Layer& layer : m.layers) {
-      std::cout << json::Dump(
-                       {{"model", m.name},
-                        {"name", layer.name},
-                        {"op", std::string(kernels::OpKindName(layer.op.kind))},
-                        {"shape", kernels::ShapeString(layer.op)},
-                        {"activation", std::string(kernels::ActivationName(layer.op.activation))},
-                        {"macs", layer.op.macs()},
-                        {"occurrences", layer.occurrences},
-                        {"instances", layer.instances}})
+      json::Json line = {{"model", m.name},
+                         {"name", layer.name},
+                         {"op", std::string(kernels::OpKindName(layer.op.kind))},
+                         {"shape", kernels::ShapeString(layer.op)},
+                         {"activation", std::string(kernels::ActivationName(layer.op.activation))},
+                         {"macs", layer.op.macs()},
+                         {"occurrences", layer.occurrences},
+                         {"instances", layer.instances}};
+      if (imported) {
+        line["dtype"] = std::string(kernels::DTypeName(layer.op.dtype));
+        line["workload_key"] = kernels::CanonicalKey(layer.op);
+      }
+      std::cout << json::Dump(line) << "\n";
+    }
+    if (imported) {
+      std::cout << json::Dump({{"not_tuned", imported->not_tuned}, {"skipped", imported->skipped}})
                 << "\n";
     }
     return 0;
   }
   std::cout << absl::StrFormat("%s: %s\n", m.name, m.description);
-  std::cout << absl::StrFormat("%-22s %-7s %-26s %-5s %13s %3s\n", "layer", "op", "shape", "act",
-                               "MACs", "n");
+  std::cout << absl::StrFormat("%-22s %-7s %-26s %-5s %13s %3s\n", "layer",
+                               imported ? "op/type" : "op", "shape", "act", "MACs", "n");
   for (const Layer& layer : m.layers) {
-    std::cout << absl::StrFormat("%-22s %-7s %-26s %-5s %13d %3d\n", layer.name,
-                                 kernels::OpKindName(layer.op.kind),
+    std::string op(kernels::OpKindName(layer.op.kind));
+    if (imported) {
+      absl::StrAppend(&op, "/", std::string(kernels::DTypeName(layer.op.dtype)),
+                      layer.op.signed_io ? "s8" : "");
+    }
+    std::cout << absl::StrFormat("%-22s %-7s %-26s %-5s %13d %3d\n", layer.name, op,
                                  kernels::ShapeString(layer.op),
                                  kernels::ActivationName(layer.op.activation), layer.op.macs(),
                                  layer.occurrences);
   }
   std::cout << absl::StrFormat("%d layers, %d MACs per inference (each layer x occurrences)\n",
                                m.layers.size(), m.total_macs());
+  if (imported) {
+    std::vector<std::string> others;
+    for (const auto& [type, count] : imported->not_tuned) others.push_back(absl::StrCat(type, " x", count));
+    std::cout << "not tuned (run as they are): " << absl::StrJoin(others, ", ") << "\n";
+    for (const std::string& why : imported->skipped) std::cout << "skipped: " << why << "\n";
+  }
   return 0;
 }
 
@@ -71,7 +100,7 @@ int RunModels(const ParsedArgs&) {
 
 Command TasksCommand() {
   return {Subcommand{"tasks", "", "List a model's layers: name, op, shape, MACs, occurrences.", "",
-       {"model", "json"}, ""}, RunTasks};
+       {"model", "onnx", "json"}, ""}, RunTasks};
 }
 
 Command ModelsCommand() {

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "tuner/cli/tune_flags.h"
 #include "tuner/core/job_spec.h"
 #include "tuner/core/model_zoo.h"
+#include "tuner/onnx/onnx_import.h"
 #include "tuner/core/tasks.h"
 #include "tuner/core/tuner.h"
 #include "tuner/report/report.h"
@@ -112,10 +114,30 @@ std::string ArgsJson(const TuneOptions& o, const std::vector<std::string>& layer
 
 absl::StatusOr<proto::JobSpec> JobSpecFromFlags(const ParsedArgs& args) {
   proto::JobSpec spec;
-  QTUNE_ASSIGN_OR_RETURN(const Model* model, FindModel(absl::GetFlag(FLAGS_model)));
+  std::optional<OnnxImport> imported;
+  const Model* model = nullptr;
+  std::vector<kernels::DType> dtypes;
+  if (args.given.count("onnx")) {
+    QTUNE_ASSIGN_OR_RETURN(imported, ImportOnnx(absl::GetFlag(FLAGS_onnx)));
+    model = &imported->model;
+    spec.set_onnx(absl::GetFlag(FLAGS_onnx));
+    if (!args.given.count("dtype")) {  // the model's own dtypes
+      for (kernels::DType d : {kernels::DType::kInt8, kernels::DType::kFp32}) {
+        for (const Layer& layer : model->layers) {
+          if (layer.op.dtype == d) {
+            dtypes.push_back(d);
+            break;
+          }
+        }
+      }
+    }
+  } else {
+    QTUNE_ASSIGN_OR_RETURN(model, FindModel(absl::GetFlag(FLAGS_model)));
+  }
   spec.set_model(model->name);
-  QTUNE_ASSIGN_OR_RETURN(std::vector<kernels::DType> dtypes,
-                         ParseDTypeList(absl::GetFlag(FLAGS_dtype)));
+  if (dtypes.empty()) {
+    QTUNE_ASSIGN_OR_RETURN(dtypes, ParseDTypeList(absl::GetFlag(FLAGS_dtype)));
+  }
   for (kernels::DType d : dtypes) {
     spec.add_dtypes(d == kernels::DType::kInt8 ? proto::INT8 : proto::FP32);
   }
@@ -157,7 +179,7 @@ absl::StatusOr<proto::JobSpec> JobSpecFromFlags(const ParsedArgs& args) {
 
 const std::vector<std::string>& TuneJobFlags() {
   static const auto* flags = new std::vector<std::string>{
-      "model", "dtype", "trials", "time_budget", "patience", "layers", "strategy", "transfer",
+      "model", "onnx", "dtype", "trials", "time_budget", "patience", "layers", "strategy", "transfer",
       "seed", "batch_size", "history", "job_name", "max_failures", "min_repeat_ms",
       "min_repeats", "max_repeats", "warmup_runs", "threads", "trial_timeout_ms", "flush_cache"};
   return *flags;

@@ -1,18 +1,27 @@
 #include "tuner/core/job_spec.h"
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "device_agent/measure_options.h"
 #include "tuner/core/model_zoo.h"
+#include "tuner/onnx/onnx_import.h"
 #include "tuner/search/search_strategy.h"
 
 namespace qtune::tuner {
 
 // The tasks of a spec (model, dtypes, layers), checked.
 absl::StatusOr<std::vector<Task>> TasksOfSpec(const proto::JobSpec& spec) {
-  QTUNE_ASSIGN_OR_RETURN(const Model* model, FindModel(spec.model()));
+  std::optional<OnnxImport> imported;
+  const Model* model = nullptr;
+  if (!spec.onnx().empty()) {
+    QTUNE_ASSIGN_OR_RETURN(imported, ImportOnnx(spec.onnx()));
+    model = &imported->model;
+  } else {
+    QTUNE_ASSIGN_OR_RETURN(model, FindModel(spec.model()));
+  }
   std::vector<kernels::DType> dtypes;
   for (int d : spec.dtypes()) {
     if (d == proto::INT8) {

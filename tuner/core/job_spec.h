@@ -16,8 +16,9 @@ namespace qtune::tuner {
 // Largest batch a spec may ask for (configs per RunTrials call).
 inline constexpr int kMaxBatchSize = 4096;
 
-// The tasks of the spec's model, dtypes and layers. INVALID_ARGUMENT for an
-// unknown model, layer or dtype, or no dtype.
+// The tasks of the spec's model (the built-in `model`, or the layers of the
+// `onnx` file), dtypes and layers. INVALID_ARGUMENT for an unknown model,
+// layer or dtype, or no dtype; ImportOnnx's errors for a bad file.
 absl::StatusOr<std::vector<Task>> TasksOfSpec(const proto::JobSpec& spec);
 
 // The tuning options of the spec (fields as the flags of `qtune tune`; 0

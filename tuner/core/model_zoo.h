@@ -37,6 +37,10 @@ struct Model {
   std::string name;         // lookup key, lower case: "resnet18"
   std::string description;
   std::vector<Layer> layers;  // in network order of their first instance
+  // Each layer's op has its own dtype (an imported model: an int8 file's
+  // layers are int8): tasks exist only for a layer's own dtype. Otherwise a
+  // layer is tuned in every dtype asked for (the zoo).
+  bool fixed_dtypes = false;
 
   // Sum over layers of occurrences * MACs.
   int64_t total_macs() const;

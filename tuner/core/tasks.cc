@@ -55,6 +55,7 @@ absl::StatusOr<std::vector<Task>> ExtractTasks(const Model& model, const std::ve
   for (const Layer& layer : model.layers) {
     if (!wanted.empty() && !wanted.count(layer.name)) continue;
     for (DType dtype : dtypes) {
+      if (model.fixed_dtypes && dtype != layer.op.dtype) continue;
       Task task;
       task.layer = layer.name;
       task.dtype = dtype;
@@ -64,6 +65,12 @@ absl::StatusOr<std::vector<Task>> ExtractTasks(const Model& model, const std::ve
       task.occurrences = layer.occurrences;
       tasks.push_back(std::move(task));
     }
+  }
+  if (tasks.empty()) {
+    std::vector<std::string> names;
+    for (DType d : dtypes) names.push_back(std::string(kernels::DTypeName(d)));
+    return absl::InvalidArgumentError(absl::StrCat("model ", model.name, " has no layer of dtype ",
+                                                   absl::StrJoin(names, " or ")));
   }
   return tasks;
 }

@@ -30,7 +30,8 @@ struct Task {
 absl::StatusOr<std::vector<kernels::DType>> ParseDTypeList(std::string_view text);
 
 // The tasks of `model`: for each layer in model order, one task per dtype in
-// `dtypes` order. A non-empty `layers` keeps only the named layers (model
+// `dtypes` order (for a model with fixed_dtypes, only the layer's own dtype;
+// INVALID_ARGUMENT when no layer has one of `dtypes`). A non-empty `layers` keeps only the named layers (model
 // order is kept); an unknown name is INVALID_ARGUMENT listing the valid ones.
 // An empty `dtypes` is INVALID_ARGUMENT.
 absl::StatusOr<std::vector<Task>> ExtractTasks(const Model& model,
