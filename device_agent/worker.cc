@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "device_agent/device_info.h"
 #include "device_agent/frame_io.h"
+#include "device_agent/machine_monitor.h"
 #include "device_agent/measure_options.h"
 #include "device_agent/trial_runner.h"
 #include "proto/convert.h"
@@ -115,6 +116,7 @@ int RunWorker(int argc, char** argv) {
   TrialRunnerOptions options;
   options.target = kernels::HostTarget();
   options.flush_bytes = WorkerFlushBytes();
+  options.monitor = NewSystemMonitor();
   options.on_instance_ready = [&fault] {
     // The ready marker (worker.h). A write error shows again, and ends the
     // worker, when the result is written.
