@@ -171,6 +171,24 @@ TEST_F(FrameIoTest, DeadlineWhenNothingArrives) {
             absl::StatusCode::kDeadlineExceeded);
 }
 
+TEST_F(FrameIoTest, StopEndsTheWaitAsCancelled) {
+  proto::TrialResult got;
+  int asked = 0;
+  // An infinite deadline: only `stop` ends the wait (checked before each slice).
+  absl::Status status = ReadFrame(fds_[0], absl::InfiniteFuture(), &got, Clock::Real(),
+                                  [&asked] { return ++asked >= 3; });
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(asked, 3);
+  // A frame that is there is read without asking twice.
+  ASSERT_TRUE(WriteFrame(fds_[1], proto::TrialResult()).ok());
+  asked = 0;
+  EXPECT_TRUE(ReadFrame(fds_[0], absl::InfiniteFuture(), &got, Clock::Real(), [&asked] {
+                ++asked;
+                return false;
+              }).ok());
+  EXPECT_GE(asked, 1);
+}
+
 TEST_F(FrameIoTest, EndOfFileIsUnavailable) {
   close(fds_[1]);
   fds_[1] = -1;

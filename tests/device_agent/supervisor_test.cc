@@ -125,6 +125,33 @@ TEST_F(SupervisorTest, HangingKernelTimesOutWithTheAutomaticDeadline) {
   EXPECT_THAT(r.message(), HasSubstr("automatic: 0.000512 M MACs at 1.00 GHz"));
 }
 
+// A cancelled caller abandons its trial: the hanging worker is killed long
+// before the trial's own deadline (20 s; were it not, the result would be
+// TIMEOUT), and the next trial starts a fresh one.
+TEST_F(SupervisorTest, CancelledTrialIsAbandonedAndItsWorkerKilled) {
+  WorkerSupervisor supervisor(Options("hang"));
+  const kernels::OpSpec op = SmallDense();
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    // Cancel once the worker is running the trial.
+    while (supervisor.worker_pid() <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel = true;
+  });
+  proto::TrialResult r = supervisor.RunTrial(ToProto(op), ToProto(DefaultConfig(op)),
+                                             QuickOptions(), 20000, [&] { return cancel.load(); });
+  canceller.join();
+  EXPECT_EQ(r.status(), proto::INTERNAL);
+  EXPECT_THAT(r.message(), HasSubstr("cancelled"));
+  EXPECT_EQ(supervisor.worker_pid(), -1);  // killed and reaped
+  // Cancelled before it starts: the worker is not even asked.
+  r = supervisor.RunTrial(ToProto(op), ToProto(DefaultConfig(op)), QuickOptions(), 1000,
+                          [] { return true; });
+  EXPECT_EQ(r.status(), proto::INTERNAL);
+  EXPECT_THAT(r.message(), HasSubstr("cancelled before it started"));
+  EXPECT_EQ(supervisor.worker_pid(), -1);
+}
+
 TEST_F(SupervisorTest, TrialsWithoutAReadyMarkerStillReport) {
   // An invalid config ends the trial before its instance is built.
   WorkerSupervisor supervisor(Options(""));
