@@ -44,7 +44,7 @@ void EnableHealthService();
 void SetHealthServing(grpc::Server& server, bool serving,
                       const std::vector<std::string>& services = {});
 
-// grpc.health.v1.HealthCheckResponse.ServingStatus.
+// grpc.health.v1.HealthCheckResponse.ServingStatus (proto/health.proto).
 enum class HealthState {
   kUnknown = 0,
   kServing = 1,
