@@ -10,13 +10,21 @@
 //   server->Shutdown();
 //
 // RPC contract:
-//  * With a token configured, every call must carry metadata
-//    "x-qtune-token: <token>", else UNAUTHENTICATED.
-//  * A malformed OpSpec or MeasureOptions fails the call with
-//    INVALID_ARGUMENT; a config outside the space is a TrialResult with
-//    INVALID_CONFIG and the stream goes on.
+//  * With a token configured, every DeviceAgent call must carry metadata
+//    "x-qtune-token: <token>", else UNAUTHENTICATED (common/grpc_security.h).
+//    With TLS configured, the port speaks only TLS.
+//  * The standard health service grpc.health.v1.Health answers SERVING for
+//    "" and "qtune.proto.DeviceAgent" while the agent serves, NOT_SERVING
+//    once it shuts down (no token needed).
+//  * A malformed OpSpec or MeasureOptions, an op beyond the request bounds
+//    (request_limits.h) or more than kMaxConfigsPerRequest configs fail the
+//    call with INVALID_ARGUMENT before anything is allocated or run; a config
+//    outside the space is a TrialResult with INVALID_CONFIG and the stream
+//    goes on.
 //  * RunTrials streams one result per config, in request order, with its
-//    index; a cancelled call stops after the trial in progress.
+//    index. When the call is cancelled or its deadline passes, it stops: the
+//    trial in progress is abandoned within ~0.1 s (its worker is killed) and
+//    no further trial starts (WorkerSupervisor::RunTrial's `cancelled`).
 #ifndef QTUNE_DEVICE_AGENT_AGENT_SERVICE_H_
 #define QTUNE_DEVICE_AGENT_AGENT_SERVICE_H_
 
@@ -26,31 +34,20 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/grpc_security.h"
+#include "common/listen_address.h"
+#include "device_agent/request_limits.h"
 #include "device_agent/supervisor.h"
 #include "proto/convert.h"
 #include "proto/qtune.pb.h"
 
 namespace qtune::agent {
 
-// Upper bound on configs in one RunTrials request.
-inline constexpr int kMaxConfigsPerRequest = 100000;
-
-struct ListenAddress {
-  std::string host;  // without brackets, e.g. "127.0.0.1", "::1", "localhost"
-  int port = 0;      // 0: pick a free port
-  bool loopback() const;
-  // "host:port", IPv6 hosts in brackets.
-  std::string ToString() const;
-};
-
-// Parses "HOST:PORT" or "[IPV6]:PORT". INVALID_ARGUMENT on anything else
-// (empty host, port outside [0, 65535]).
-absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
-
 struct AgentServerOptions {
   std::string listen = "127.0.0.1:7070";
-  // Required for a non-loopback address; empty disables the check.
-  std::string token;
+  // Token and TLS files; a non-loopback address requires a token and TLS
+  // (CheckServerSecurity). An empty token disables the check.
+  ServerSecurity security;
   WorkerOptions worker;
 };
 
@@ -58,8 +55,11 @@ struct AgentServerOptions {
 class AgentServer {
  public:
   // Probes the device, binds and starts serving. INVALID_ARGUMENT for a
-  // malformed address, FAILED_PRECONDITION for a non-loopback address without
-  // a token, UNAVAILABLE when the address cannot be bound (port taken).
+  // malformed address or an unreadable or malformed certificate or key,
+  // FAILED_PRECONDITION when the listen policy is not met (a non-loopback
+  // address without a token or without TLS, a certificate without its key),
+  // UNAVAILABLE when the address cannot be bound (port taken) or gRPC refuses
+  // the credentials (e.g. a key that does not match its certificate).
   static absl::StatusOr<std::unique_ptr<AgentServer>> Start(AgentServerOptions options);
   // Shuts down (see Shutdown) if not done yet.
   ~AgentServer();
@@ -73,9 +73,9 @@ class AgentServer {
   const proto::DeviceInfo& device_info() const;
   WorkerSupervisor& supervisor();
 
-  // Stops the worker (a trial in progress ends as INTERNAL), then the server:
-  // calls in flight get `grace` to finish before they are cancelled.
-  // Idempotent.
+  // Reports NOT_SERVING on the health service, stops the worker (a trial in
+  // progress ends as INTERNAL), then the server: calls in flight get `grace`
+  // to finish before they are cancelled. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(2));
 
   struct Impl;

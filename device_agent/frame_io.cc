@@ -28,10 +28,13 @@ absl::Status WriteAll(int fd, const char* data, size_t size) {
   return absl::OkStatus();
 }
 
-// Waits until `fd` is readable or `deadline` (on `clock`) passes.
-absl::Status WaitReadable(int fd, absl::Time deadline, const Clock& clock) {
+// Waits until `fd` is readable or `deadline` (on `clock`) passes or `stop`
+// says so.
+absl::Status WaitReadable(int fd, absl::Time deadline, const Clock& clock,
+                          const std::function<bool()>& stop) {
   while (true) {
-    int timeout_ms = -1;
+    if (stop && stop()) return absl::CancelledError("stopped");
+    int timeout_ms = stop ? kReadSliceMs : -1;
     if (deadline != absl::InfiniteFuture()) {
       absl::Duration left = deadline - clock.Now();
       if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("deadline passed");
@@ -50,9 +53,10 @@ absl::Status WaitReadable(int fd, absl::Time deadline, const Clock& clock) {
   }
 }
 
-absl::Status ReadAll(int fd, absl::Time deadline, const Clock& clock, char* data, size_t size) {
+absl::Status ReadAll(int fd, absl::Time deadline, const Clock& clock,
+                     const std::function<bool()>& stop, char* data, size_t size) {
   while (size > 0) {
-    absl::Status wait = WaitReadable(fd, deadline, clock);
+    absl::Status wait = WaitReadable(fd, deadline, clock, stop);
     if (!wait.ok()) return wait;
     ssize_t n = ::read(fd, data, size);
     if (n < 0) {
@@ -83,9 +87,9 @@ absl::Status WriteFrame(int fd, const google::protobuf::MessageLite& message) {
 }
 
 absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLite* message,
-                       const Clock& clock) {
+                       const Clock& clock, const std::function<bool()>& stop) {
   unsigned char header[4];
-  absl::Status status = ReadAll(fd, deadline, clock, reinterpret_cast<char*>(header), 4);
+  absl::Status status = ReadAll(fd, deadline, clock, stop, reinterpret_cast<char*>(header), 4);
   if (!status.ok()) return status;
   size_t size = size_t{header[0]} | (size_t{header[1]} << 8) | (size_t{header[2]} << 16) |
                 (size_t{header[3]} << 24);
@@ -93,7 +97,7 @@ absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLit
     return absl::DataLossError(absl::StrCat("frame of ", size, " bytes exceeds the limit"));
   }
   std::string payload(size, '\0');
-  status = ReadAll(fd, deadline, clock, payload.data(), size);
+  status = ReadAll(fd, deadline, clock, stop, payload.data(), size);
   if (!status.ok()) return status;
   if (!message->ParseFromString(payload)) return absl::DataLossError("frame does not parse");
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 #define QTUNE_DEVICE_AGENT_FRAME_IO_H_
 
 #include <cstddef>
+#include <functional>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -28,9 +29,12 @@ absl::Status WriteFrame(int fd, const google::protobuf::MessageLite& message);
 // is too large or does not parse, INTERNAL on other I/O errors.
 // `deadline` is on `clock`: the wait is cut into slices of at most
 // kReadSliceMs so that a fake clock moved by another thread is noticed.
+// `stop`, when set, is called between slices: once it returns true the read
+// gives up with CANCELLED (the frame may be half read: the stream is lost).
 inline constexpr int kReadSliceMs = 100;
 absl::Status ReadFrame(int fd, absl::Time deadline, google::protobuf::MessageLite* message,
-                       const Clock& clock = Clock::Real());
+                       const Clock& clock = Clock::Real(),
+                       const std::function<bool()>& stop = nullptr);
 
 }  // namespace qtune::agent
 

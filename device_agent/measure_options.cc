@@ -55,7 +55,8 @@ double AutoKernelTimeoutMs(int64_t macs, double clock_ghz, const MeasureSettings
   const double hz = (clock_ghz > 0 ? clock_ghz : kUnknownClockGhz) * 1e9;
   const double ops = static_cast<double>(std::max<int64_t>(macs, 0));
   const double slow_ms = ops / (hz * kSlowKernelMacsPerCycle) * 1e3;
-  const double runs = settings.warmup_runs + settings.min_repeats + 2;
+  const double attempts = 1 + kMaxRemeasures;
+  const double runs = settings.warmup_runs + attempts * (settings.min_repeats + 1) + 1;
   double flush_ms = 0;
   if (settings.flush_cache) {
     const double fast_ms = ops / (hz * kFastKernelMacsPerCycle) * 1e3;
@@ -65,10 +66,12 @@ double AutoKernelTimeoutMs(int64_t macs, double clock_ghz, const MeasureSettings
           settings.max_repeats,
           std::max<double>(settings.min_repeats, std::ceil(settings.min_repeat_ms / fast_ms) + 1));
     }
-    flush_ms = timed_max * static_cast<double>(flush_bytes) / kFlushBytesPerSecond * 1e3;
+    flush_ms =
+        attempts * timed_max * static_cast<double>(flush_bytes) / kFlushBytesPerSecond * 1e3;
   }
-  const double ms = kDeadlineSafetyFactor *
-                    (kCompileAllowanceMs + runs * slow_ms + settings.min_repeat_ms + flush_ms);
+  const double ms =
+      kDeadlineSafetyFactor *
+      (kCompileAllowanceMs + runs * slow_ms + attempts * settings.min_repeat_ms + flush_ms);
   return std::min(std::ceil(ms), kMaxTimeoutMs);
 }
 

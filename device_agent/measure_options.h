@@ -34,6 +34,16 @@ struct MeasureSettings {
 // max_repeats <= 1000000, threads <= 1024, timeout_ms <= 3600000).
 absl::StatusOr<MeasureSettings> ResolveMeasureOptions(const proto::MeasureOptions& options);
 
+// --- Outside load ------------------------------------------------------------
+// The worker reads the machine's CPU time counters around the timed runs
+// (machine_monitor.h). When other processes used more than
+// kOutsideLoadThreshold cores on average meanwhile (beyond what the
+// counters' 10 ms ticks can explain), the samples are discarded and the
+// kernel is timed again, at most kMaxRemeasures times; the result reports the
+// least disturbed attempt (TrialResult.outside_load, .remeasures).
+inline constexpr double kOutsideLoadThreshold = 0.25;
+inline constexpr int kMaxRemeasures = 2;
+
 // --- Deadlines ---------------------------------------------------------------
 // A trial has two phases with a deadline each (the supervisor kills the
 // worker and reports TIMEOUT when one passes):
@@ -66,19 +76,22 @@ inline constexpr double kInstanceTimeoutFloorMs = 30000;
 inline constexpr double kMaxTimeoutMs = 3600000;
 
 // The automatic kernel deadline in ms, for an op of `macs` multiply-
-// accumulates on a core of `clock_ghz` (<= 0: unknown, kUnknownClockGhz):
-//   t_slow  = macs / (clock_ghz * 1e9 * kSlowKernelMacsPerCycle)
-//   runs    = warmup_runs (verification included) + min_repeats
-//             + 1 (the timed run that crosses min_repeat_ms)
-//             + 1 (the checks: two verifications, refills, checksums)
-//   flush   = flush_cache ? timed_max * flush_bytes / kFlushBytesPerSecond : 0,
-//             timed_max = min(max_repeats, max(min_repeats,
-//                                                ceil(min_repeat_ms / t_fast) + 1)),
-//             t_fast = macs / (clock_ghz * 1e9 * kFastKernelMacsPerCycle)
+// accumulates on a core of `clock_ghz` (<= 0: unknown, kUnknownClockGhz).
+// It covers every timing attempt (1 + kMaxRemeasures):
+//   t_slow   = macs / (clock_ghz * 1e9 * kSlowKernelMacsPerCycle)
+//   attempts = 1 + kMaxRemeasures
+//   runs     = warmup_runs (verification included)
+//              + attempts * (min_repeats + 1)  (the timed runs, one of them
+//                                               crossing min_repeat_ms)
+//              + 1 (the checks: two verifications, refills, checksums)
+//   flush    = flush_cache ? attempts * timed_max * flush_bytes / kFlushBytesPerSecond : 0,
+//              timed_max = min(max_repeats, max(min_repeats,
+//                                                 ceil(min_repeat_ms / t_fast) + 1)),
+//              t_fast = macs / (clock_ghz * 1e9 * kFastKernelMacsPerCycle)
 //   deadline = kDeadlineSafetyFactor
-//              * (kCompileAllowanceMs + runs * t_slow + min_repeat_ms + flush),
+//              * (kCompileAllowanceMs + runs * t_slow + attempts * min_repeat_ms + flush),
 // rounded up to a whole ms and capped at kMaxTimeoutMs. E.g. a 3x3 conv
-// 56x56x64->64 (115.6 M MACs) at 3.6 GHz with the default settings: 7217 ms.
+// 56x56x64->64 (115.6 M MACs) at 3.6 GHz with the default settings: 8878 ms.
 double AutoKernelTimeoutMs(int64_t macs, double clock_ghz, const MeasureSettings& settings,
                            size_t flush_bytes);
 

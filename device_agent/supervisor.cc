@@ -92,7 +92,7 @@ std::string DescribeWaitStatus(int wait_status) {
 WorkerSupervisor::WorkerSupervisor(WorkerOptions options) : options_(std::move(options)) {}
 
 WorkerSupervisor::~WorkerSupervisor() {
-  std::lock_guard<std::mutex> run(run_mu_);
+  std::lock_guard<std::timed_mutex> run(run_mu_);
   StopWorkerLocked(/*kill=*/false);
 }
 
@@ -112,12 +112,12 @@ void WorkerSupervisor::Shutdown() {
     shut_down_ = true;
     if (pid_ > 0) kill(pid_, SIGKILL);  // wakes a trial in progress
   }
-  std::lock_guard<std::mutex> run(run_mu_);
+  std::lock_guard<std::timed_mutex> run(run_mu_);
   StopWorkerLocked(/*kill=*/true);
 }
 
 void WorkerSupervisor::SetWorkerEnvironment(std::vector<std::string> extra_env) {
-  std::lock_guard<std::mutex> run(run_mu_);
+  std::lock_guard<std::timed_mutex> run(run_mu_);
   StopWorkerLocked(/*kill=*/false);
   options_.extra_env = std::move(extra_env);
 }
@@ -224,8 +224,11 @@ int WorkerSupervisor::StopWorkerLocked(bool kill_now) {
 }
 
 proto::TrialResult WorkerSupervisor::TrialLocked(const proto::RunTrialsRequest& request,
-                                                 const TrialDeadlines& deadlines, bool* retry) {
+                                                 const TrialDeadlines& deadlines,
+                                                 const std::function<bool()>& cancelled,
+                                                 bool* retry) {
   *retry = false;
+  if (cancelled && cancelled()) return Result(proto::INTERNAL, "cancelled before it started");
   bool fresh = false;
   if (request_fd_ >= 0) {
     // A worker that died while idle (e.g. killed from outside) is replaced
@@ -260,16 +263,20 @@ proto::TrialResult WorkerSupervisor::TrialLocked(const proto::RunTrialsRequest& 
   proto::TrialResult result;
   absl::Status got =
       ReadFrame(reply_fd_, clock.Now() + absl::Milliseconds(deadlines.instance_ms), &result,
-                clock);
+                clock, cancelled);
   if (got.ok() && result.status() == proto::TRIAL_STATUS_UNSPECIFIED) {
     kernel_phase = true;
     got = ReadFrame(reply_fd_, clock.Now() + absl::Milliseconds(deadlines.kernel_ms), &result,
-                    clock);
+                    clock, cancelled);
     if (got.ok() && result.status() == proto::TRIAL_STATUS_UNSPECIFIED) {
       got = absl::DataLossError("a second ready marker");
     }
   }
   if (got.ok()) return result;
+  if (absl::IsCancelled(got)) {
+    StopWorkerLocked(/*kill=*/true);
+    return Result(proto::INTERNAL, "cancelled during the trial; worker killed");
+  }
   if (absl::IsDeadlineExceeded(got)) {
     StopWorkerLocked(/*kill=*/true);
     if (kernel_phase) {
@@ -328,20 +335,26 @@ absl::StatusOr<WorkerSupervisor::TrialDeadlines> WorkerSupervisor::Deadlines(
 
 proto::TrialResult WorkerSupervisor::RunTrial(const proto::OpSpec& op, const proto::Config& config,
                                               const proto::MeasureOptions& options,
-                                              double timeout_ms) {
+                                              double timeout_ms,
+                                              const std::function<bool()>& cancelled) {
   proto::RunTrialsRequest request;
   *request.mutable_op() = op;
   *request.add_configs() = config;
   *request.mutable_options() = options;
-  std::lock_guard<std::mutex> run(run_mu_);
+  std::unique_lock<std::timed_mutex> run(run_mu_, std::defer_lock);
+  while (!run.try_lock_for(std::chrono::milliseconds(kReadSliceMs))) {
+    if (cancelled && cancelled()) {
+      return Result(proto::INTERNAL, "cancelled while waiting for the trial before it");
+    }
+  }
   if (is_shut_down()) return Result(proto::INTERNAL, "the agent is shutting down");
   absl::StatusOr<TrialDeadlines> deadlines = Deadlines(op, options, timeout_ms);
   if (!deadlines.ok()) {
     return Result(proto::INTERNAL, absl::StrCat("invalid trial: ", deadlines.status().message()));
   }
   bool retry = false;
-  proto::TrialResult result = TrialLocked(request, *deadlines, &retry);
-  if (retry) result = TrialLocked(request, *deadlines, &retry);
+  proto::TrialResult result = TrialLocked(request, *deadlines, cancelled, &retry);
+  if (retry) result = TrialLocked(request, *deadlines, cancelled, &retry);
   return result;
 }
 

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -60,8 +61,17 @@ class WorkerSupervisor {
   // value), CRASH (the worker died; the message names the signal or exit
   // code), INTERNAL (no worker could be started, the worker broke the
   // protocol, or Shutdown() was called). result.index is 0.
+  //
+  // `cancelled`, when set, is polled (at least every kReadSliceMs) while the
+  // trial waits for its turn (the trial before it) and for the worker: once
+  // it returns
+  // true the trial is abandoned — the worker is killed (the next trial starts
+  // a new one) — and the result is INTERNAL "cancelled". So a trial never
+  // outlives a cancelled call by more than ~kReadSliceMs, and never by more
+  // than its own deadlines. Called on the caller's thread.
   proto::TrialResult RunTrial(const proto::OpSpec& op, const proto::Config& config,
-                              const proto::MeasureOptions& options, double timeout_ms);
+                              const proto::MeasureOptions& options, double timeout_ms,
+                              const std::function<bool()>& cancelled = nullptr);
 
   struct TrialDeadlines {
     double instance_ms = 0;    // InstanceTimeoutMs(op's MACs, instance_timeout_floor_ms)
@@ -95,12 +105,13 @@ class WorkerSupervisor {
   // when no worker was running.
   int StopWorkerLocked(bool kill);
   proto::TrialResult TrialLocked(const proto::RunTrialsRequest& request,
-                                 const TrialDeadlines& deadlines, bool* retry);
+                                 const TrialDeadlines& deadlines,
+                                 const std::function<bool()>& cancelled, bool* retry);
   // The clock for automatic deadlines (WorkerOptions::clock_ghz, else
   // measured once).
   double ClockGhz();
 
-  std::mutex run_mu_;  // serialises trials and owns the pipes
+  std::timed_mutex run_mu_;  // serialises trials and owns the pipes
   WorkerOptions options_;
   int request_fd_ = -1;
   int reply_fd_ = -1;

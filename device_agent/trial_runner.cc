@@ -1,5 +1,7 @@
 #include "device_agent/trial_runner.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -42,7 +44,8 @@ size_t InstanceBytes(const kernels::OpInstance& instance) {
          d.bias_f32.size() * sizeof(float);
 }
 
-// Median, minimum and sample standard deviation of `samples` (non-empty).
+// Median, minimum, sample standard deviation and coefficient of variation
+// (stddev / mean) of `samples` (non-empty).
 void SetStatistics(std::vector<double> samples, proto::TrialResult& result) {
   double sum = 0;
   for (double s : samples) sum += s;
@@ -54,7 +57,9 @@ void SetStatistics(std::vector<double> samples, proto::TrialResult& result) {
   double median = n % 2 == 1 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
   result.set_median_us(median);
   result.set_min_us(samples.front());
-  result.set_stddev_us(n > 1 ? std::sqrt(sq / (n - 1)) : 0.0);
+  const double stddev = n > 1 ? std::sqrt(sq / (n - 1)) : 0.0;
+  result.set_stddev_us(stddev);
+  result.set_cv(n > 1 && mean > 0 ? stddev / mean : 0.0);
   result.set_repeats(static_cast<int32_t>(n));
 }
 
@@ -246,30 +251,63 @@ proto::TrialResult TrialRunner::Run(const kernels::OpSpec& op, const kernels::Co
   // (outside the timed region), so that the last one, whichever it turns
   // out to be, is verified from scratch too; the guards are not refilled
   // and catch a stray write in any run.
-  std::vector<double> samples_us;
-  double measured_ms = 0;
-  while (static_cast<int>(samples_us.size()) < settings.max_repeats &&
-         (static_cast<int>(samples_us.size()) < settings.min_repeats ||
-          measured_ms < settings.min_repeat_ms)) {
-    output_.FillOutput(kTimedFill);
-    if (settings.flush_cache) FlushCaches();
-    Clock::time_point start = Clock::now();
-    absl::Status run = Execute(**kernel, inst.input.data(), output_.data(), output_bytes);
-    double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
-    if (!run.ok()) {
-      return fail(proto::INTERNAL, absl::StrCat("kernel execution failed: ", run.message()));
+  struct Attempt {
+    std::vector<double> samples_us;
+    double measured_ms = 0;
+    double outside_load = 0;
+  };
+  MachineMonitor* const monitor = options_.monitor.get();
+  const int max_attempts = 1 + (monitor != nullptr ? std::max(options_.max_remeasures, 0) : 0);
+  std::optional<Attempt> kept;
+  int attempts = 0;
+  size_t last_timed = 0;
+  while (attempts < max_attempts) {
+    Attempt attempt;
+    const std::optional<CpuTimes> before =
+        monitor != nullptr ? monitor->ReadCpuTimes() : std::nullopt;
+    while (static_cast<int>(attempt.samples_us.size()) < settings.max_repeats &&
+           (static_cast<int>(attempt.samples_us.size()) < settings.min_repeats ||
+            attempt.measured_ms < settings.min_repeat_ms)) {
+      output_.FillOutput(kTimedFill);
+      if (settings.flush_cache) FlushCaches();
+      Clock::time_point start = Clock::now();
+      absl::Status run = Execute(**kernel, inst.input.data(), output_.data(), output_bytes);
+      double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+      if (!run.ok()) {
+        return fail(proto::INTERNAL, absl::StrCat("kernel execution failed: ", run.message()));
+      }
+      attempt.samples_us.push_back(us);
+      attempt.measured_ms += us / 1000.0;
     }
-    samples_us.push_back(us);
-    measured_ms += us / 1000.0;
+    const std::optional<CpuTimes> after =
+        before.has_value() ? monitor->ReadCpuTimes() : std::nullopt;
+    ++attempts;
+    last_timed = attempt.samples_us.size();
+    bool disturbed = false;
+    if (before.has_value() && after.has_value()) {
+      attempt.outside_load = OutsideLoad(*before, *after);
+      disturbed = OutsideLoadExceeds(*before, *after, options_.outside_load_threshold);
+    }
+    if (!disturbed) {
+      kept = std::move(attempt);
+      break;
+    }
+    if (!kept.has_value() || attempt.outside_load < kept->outside_load) kept = std::move(attempt);
   }
   // 5. Verify the last timed run (not timed).
-  verified = check_run(/*later=*/true, samples_us.size());
+  verified = check_run(/*later=*/true, last_timed);
   if (verified.has_value()) return *verified;
 
-  // 6. Statistics.
+  // 6. Statistics, and the machine's state right after the timed runs.
   result.set_status(proto::OK);
-  result.set_measure_ms(measured_ms);
-  SetStatistics(std::move(samples_us), result);
+  result.set_measure_ms(kept->measured_ms);
+  result.set_outside_load(kept->outside_load);
+  result.set_remeasures(attempts - 1);
+  if (monitor != nullptr) {
+    result.set_cpu_mhz(monitor->CpuMhz(sched_getcpu()));
+    result.set_temp_c(monitor->TemperatureC());
+  }
+  SetStatistics(std::move(kept->samples_us), result);
   return result;
 }
 

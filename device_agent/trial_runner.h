@@ -20,11 +20,18 @@
 //      first warm-up run), then timed runs, each timed on its own with a
 //      steady clock after the output was refilled with a second pattern (and
 //      optionally after a cache flush), neither timed, until min_repeats and
-//      min_repeat_ms are both reached or max_repeats runs were timed;
+//      min_repeat_ms are both reached or max_repeats runs were timed. With a
+//      MachineMonitor, the CPU time counters are read before and after the
+//      timed runs; when the outside load exceeds the threshold
+//      (OutsideLoadExceeds) the samples are discarded and the runs timed
+//      again, at most max_remeasures times; the attempt kept is the first
+//      undisturbed one, else the least loaded;
 //   5. the checks of step 3 again on the last timed run's output (a wrong
 //      value there is WRONG_OUTPUT "on a later run");
-//   6. median/min/stddev in microseconds, repeats, measure_ms (sum of the
-//      timed runs).
+//   6. median/min/stddev/cv in microseconds, repeats, measure_ms (sum of the
+//      kept attempt's timed runs), outside_load and remeasures, and, read
+//      after the timed runs, cpu_mhz of the CPU the runner's thread is on and
+//      temp_c.
 #ifndef QTUNE_DEVICE_AGENT_TRIAL_RUNNER_H_
 #define QTUNE_DEVICE_AGENT_TRIAL_RUNNER_H_
 
@@ -39,6 +46,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "device_agent/machine_monitor.h"
 #include "device_agent/measure_options.h"
 #include "proto/qtune.pb.h"
 #include "qtune/kernels/config_space.h"
@@ -74,6 +82,15 @@ struct TrialRunnerOptions {
   // kernel is built: what follows is the kernel's time. The worker reports
   // it to the supervisor, which starts the kernel's deadline then.
   std::function<void()> on_instance_ready;
+  // Readings around the timed runs (outside load, core frequency,
+  // temperature). Null: none are taken; outside_load, cpu_mhz and temp_c stay
+  // 0 and the runs are never timed again. The worker passes
+  // NewSystemMonitor(); tests inject readings.
+  std::shared_ptr<MachineMonitor> monitor;
+  // The re-measure rule (measure_options.h): outside load in cores above
+  // which the timed runs are discarded, and how often at most.
+  double outside_load_threshold = kOutsideLoadThreshold;
+  int max_remeasures = kMaxRemeasures;
   // Test-only fault injection: when set, every kernel execution of a trial
   // (verification, warm-up and timed runs) calls this instead of the kernel;
   // it may call run.execute (the real kernel) and/or write into run.output

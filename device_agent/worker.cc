@@ -9,16 +9,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "device_agent/device_info.h"
 #include "device_agent/frame_io.h"
+#include "device_agent/machine_monitor.h"
 #include "device_agent/measure_options.h"
 #include "device_agent/trial_runner.h"
 #include "proto/convert.h"
@@ -54,6 +57,20 @@ void CloseInheritedFds() {
   }
   closedir(dir);
   for (int fd : fds) close(fd);
+}
+
+// The test fault for the next request (worker.h): the contents of the file
+// named by kTestFaultFileEnv when that is set (re-read per request, missing
+// or empty = none), else kTestFaultEnv.
+std::string CurrentTestFault() {
+  if (const char* file = std::getenv(kTestFaultFileEnv); file != nullptr && *file != '\0') {
+    std::ifstream in(file);
+    std::string fault;
+    std::getline(in, fault);
+    return std::string(absl::StripAsciiWhitespace(fault));
+  }
+  const char* fault = std::getenv(kTestFaultEnv);
+  return fault != nullptr ? fault : "";
 }
 
 proto::TrialResult Internal(std::string message) {
@@ -103,24 +120,23 @@ int RunWorker(int argc, char** argv) {
     if (getppid() != parent) return 1;
     StartParentWatchdog(parent);
   }
-  const char* fault_env = std::getenv(kTestFaultEnv);
-  const std::string fault = fault_env != nullptr ? fault_env : "";
-  constexpr absl::string_view kSlowInstance = "slow_instance:";
-  int slow_instance_ms = 0;
-  if (absl::StartsWith(fault, kSlowInstance)) {
-    (void)absl::SimpleAtoi(absl::string_view(fault).substr(kSlowInstance.size()),
-                           &slow_instance_ms);
-  }
+  std::string fault;  // the test fault of the current request
 
   TrialRunnerOptions options;
   options.target = kernels::HostTarget();
   options.flush_bytes = WorkerFlushBytes();
+  options.monitor = NewSystemMonitor();
   options.on_instance_ready = [&fault] {
     // The ready marker (worker.h). A write error shows again, and ends the
     // worker, when the result is written.
     (void)WriteFrame(kWorkerReplyFd, proto::TrialResult());
     if (fault == "hang") {
       while (true) pause();
+    }
+    if (fault == "segv") {
+      // A kernel dereferencing a wild pointer.
+      volatile int* wild = nullptr;
+      *wild = 1;
     }
   };
   TrialRunner runner(std::move(options));
@@ -133,11 +149,17 @@ int RunWorker(int argc, char** argv) {
       std::fprintf(stderr, "qtune-agent worker: %s\n", std::string(status.message()).c_str());
       return 1;
     }
+    fault = CurrentTestFault();
     if (fault == "crash") std::abort();
     if (fault == "hang_instance") {
       while (true) pause();
     }
-    if (slow_instance_ms > 0) {
+    constexpr absl::string_view kSlowInstance = "slow_instance:";
+    int slow_instance_ms = 0;
+    if (absl::StartsWith(fault, kSlowInstance) &&
+        absl::SimpleAtoi(absl::string_view(fault).substr(kSlowInstance.size()),
+                         &slow_instance_ms) &&
+        slow_instance_ms > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(slow_instance_ms));
     }
     proto::TrialResult result = RunOne(runner, request);

@@ -20,8 +20,13 @@
 // TIMEOUT: `crash` abort()s on receipt; `hang_instance` sleeps forever
 // before the instance is ready (a hanging reference); `slow_instance:MS`
 // sleeps MS ms before building the instance, then runs the trial; `hang`
-// sends the ready marker, then sleeps forever (a hanging kernel). Never set
-// it otherwise.
+// sends the ready marker, then sleeps forever (a hanging kernel); `segv`
+// sends the ready marker, then writes through a null pointer (a kernel that
+// segfaults: SIGSEGV). When
+// QTUNE_AGENT_TEST_FAULT_FILE names a file, the fault is that file's first
+// line instead, read again for every request (missing or empty: none), so
+// that a test can switch faults on and off in a running agent. Never set
+// either otherwise.
 #ifndef QTUNE_DEVICE_AGENT_WORKER_H_
 #define QTUNE_DEVICE_AGENT_WORKER_H_
 
@@ -34,6 +39,7 @@ inline constexpr std::string_view kWorkerFlag = "--worker";
 inline constexpr int kWorkerRequestFd = 3;
 inline constexpr int kWorkerReplyFd = 4;
 inline constexpr char kTestFaultEnv[] = "QTUNE_AGENT_TEST_FAULT";
+inline constexpr char kTestFaultFileEnv[] = "QTUNE_AGENT_TEST_FAULT_FILE";
 
 // Bytes the worker writes to evict the caches before a timed run
 // (MeasureOptions.flush_cache): twice the last-level cache, within

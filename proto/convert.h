@@ -8,14 +8,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/grpc_security.h"  // kTokenMetadataKey, for the RPC code that converts
 #include "proto/qtune.pb.h"
 #include "qtune/kernels/config_space.h"
 #include "qtune/kernels/op_spec.h"
 
 namespace qtune {
-
-// gRPC metadata key carrying the agent's shared secret (qtune-agent --token).
-inline constexpr char kTokenMetadataKey[] = "x-qtune-token";
 
 proto::OpSpec ToProto(const kernels::OpSpec& op);
 absl::StatusOr<kernels::OpSpec> FromProto(const proto::OpSpec& op);

@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libxbyak-dev libxgboost-dev xgboost libcpuinfo-dev libpthreadpool-dev
   libdnnl-dev ocl-icd-opencl-dev
+  openssl
 )
 
 missing=()

@@ -12,6 +12,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/grpc_health.h"
+#include "device_agent/measure_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/qtune.grpc.pb.h"
@@ -60,7 +62,7 @@ class AgentServiceTest : public ::testing::Test {
     server_.reset();
     AgentServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.token = token;
+    options.security.token = token;
     options.worker.binary = QTUNE_AGENT_BINARY;
     absl::StatusOr<std::unique_ptr<AgentServer>> server = AgentServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -307,46 +309,148 @@ TEST_F(AgentServiceTest, TokenIsRequiredWhenConfigured) {
   EXPECT_EQ(results[0].status(), proto::INVALID_CONFIG);
 }
 
+TEST_F(AgentServiceTest, HealthServiceReportsServing) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                     grpc::InsecureChannelCredentials());
+  absl::StatusOr<HealthState> state = CheckHealth(channel, absl::Seconds(10));
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(*state, HealthState::kServing);
+  state = CheckHealth(channel, absl::Seconds(10), "qtune.proto.DeviceAgent");
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(*state, HealthState::kServing);
+  EXPECT_EQ(CheckHealth(channel, absl::Seconds(10), "no.such.Service").status().code(),
+            absl::StatusCode::kNotFound);
+  // The health service needs no token (it tells only whether the agent serves).
+  StartServer("s3cret");
+  channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                grpc::InsecureChannelCredentials());
+  state = CheckHealth(channel, absl::Seconds(10));
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(*state, HealthState::kServing);
+}
+
+TEST_F(AgentServiceTest, RequestsBeyondTheBoundsAreInvalidArgument) {
+  std::vector<proto::TrialResult> results;
+  // Too many configs: rejected before any of them runs.
+  proto::RunTrialsRequest batch = DefaultTrials(0);
+  for (int i = 0; i <= kMaxConfigsPerRequest; ++i) batch.add_configs();
+  grpc::Status status = Run(batch, &results);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("4096"));
+  EXPECT_TRUE(results.empty());
+
+  // A tensor beyond 1 GiB: 2 x 16384 x 16384 x 4 fp32 input = 8 GiB.
+  proto::RunTrialsRequest huge = DefaultTrials(1);
+  huge.mutable_op()->set_dtype(proto::FP32);
+  huge.mutable_op()->set_n(2);
+  huge.mutable_op()->set_h(16384);
+  huge.mutable_op()->set_w(16384);
+  huge.mutable_op()->set_c(4);
+  status = Run(huge, &results);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("input tensor"));
+  grpc::ClientContext describe_context;
+  proto::DescribeSpaceRequest describe;
+  *describe.mutable_op() = huge.op();
+  proto::ConfigSpace space;
+  EXPECT_EQ(stub_->DescribeSpace(&describe_context, describe, &space).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Tensors within bounds, too many MACs: int8 3x3 conv 512x512x1024 -> 1024
+  // (256 MiB input and output) is 2.5e12.
+  proto::RunTrialsRequest macs = DefaultTrials(1);
+  macs.mutable_op()->set_h(512);
+  macs.mutable_op()->set_w(512);
+  macs.mutable_op()->set_c(1024);
+  macs.mutable_op()->set_k(1024);
+  status = Run(macs, &results);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("multiply-accumulates"));
+
+  // Unknown enum values (proto3 keeps them as plain ints).
+  for (int field = 0; field < 3; ++field) {
+    proto::RunTrialsRequest unknown = DefaultTrials(1);
+    if (field == 0) unknown.mutable_op()->set_kind(static_cast<proto::OpKind>(77));
+    if (field == 1) unknown.mutable_op()->set_dtype(static_cast<proto::DType>(-5));
+    if (field == 2) unknown.mutable_op()->set_activation(static_cast<proto::Activation>(3));
+    status = Run(unknown, &results);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(status.error_message(), HasSubstr("unknown")) << field;
+  }
+  EXPECT_TRUE(results.empty());
+}
+
+TEST_F(AgentServiceTest, OkResultsCarryTheCoefficientOfVariation) {
+  proto::RunTrialsRequest request = DefaultTrials(1);
+  std::vector<proto::TrialResult> results;
+  ASSERT_TRUE(Run(request, &results).ok());
+  ASSERT_EQ(results.size(), 1u);
+  const proto::TrialResult& r = results[0];
+  ASSERT_EQ(r.status(), proto::OK) << r.message();
+  ASSERT_GE(r.repeats(), 2);
+  // cv = stddev / mean, and min <= mean.
+  EXPECT_GE(r.cv(), 0);
+  EXPECT_LE(r.cv(), r.stddev_us() / r.min_us() * (1 + 1e-9));
+  EXPECT_EQ(r.cv() > 0, r.stddev_us() > 0);
+  EXPECT_GE(r.outside_load(), 0);
+  EXPECT_GE(r.remeasures(), 0);
+  EXPECT_LE(r.remeasures(), kMaxRemeasures);
+  EXPECT_GE(r.cpu_mhz(), 0);
+  EXPECT_GE(r.temp_c(), 0);
+}
+
+// A call whose deadline passes in the middle of a long trial abandons it:
+// the agent is free for the next call long before the trial's own deadline
+// (60 s here; the next call allows itself 20 s).
+TEST_F(AgentServiceTest, ExpiredCallAbandonsItsTrial) {
+  proto::RunTrialsRequest request = DefaultTrials(1);
+  request.mutable_options()->set_timeout_ms(60000);
+  server_->supervisor().SetWorkerEnvironment({"QTUNE_AGENT_TEST_FAULT=hang"});
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    auto reader = stub_->RunTrials(&context, request);
+    proto::TrialResult result;
+    while (reader->Read(&result)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  server_->supervisor().SetWorkerEnvironment({});
+  request.mutable_options()->set_timeout_ms(0);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = stub_->RunTrials(&context, request);
+  proto::TrialResult result;
+  ASSERT_TRUE(reader->Read(&result));
+  EXPECT_EQ(result.status(), proto::OK) << result.message();
+  EXPECT_TRUE(reader->Finish().ok());
+}
+
 TEST_F(AgentServiceTest, SecondServerOnTheSamePortIsUnavailable) {
   AgentServerOptions options;
   options.listen = "127.0.0.1:" + std::to_string(server_->port());
   EXPECT_EQ(AgentServer::Start(options).status().code(), absl::StatusCode::kUnavailable);
 }
 
-TEST(AgentServerStartTest, NonLoopbackNeedsAToken) {
+TEST(AgentServerStartTest, NonLoopbackNeedsATokenAndTls) {
   AgentServerOptions options;
   options.listen = "0.0.0.0:0";
   absl::StatusOr<std::unique_ptr<AgentServer>> server = AgentServer::Start(options);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(server.status().message(), HasSubstr("--token"));
+  options.security.token = "s3cret";
+  server = AgentServer::Start(options);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(server.status().message(), HasSubstr("TLS"));
+  options.security.tls_cert_file = "/nonexistent/cert.pem";
+  EXPECT_EQ(AgentServer::Start(options).status().code(), absl::StatusCode::kFailedPrecondition)
+      << "a certificate without its key";
+  options.security.tls_key_file = "/nonexistent/key.pem";
+  server = AgentServer::Start(options);
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(), HasSubstr("cannot read --tls-cert"));
   options.listen = "bogus";
   EXPECT_EQ(AgentServer::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST(ListenAddressTest, Parses) {
-  absl::StatusOr<ListenAddress> a = ParseListenAddress("127.0.0.1:7070");
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, 7070);
-  EXPECT_TRUE(a->loopback());
-  EXPECT_EQ(a->ToString(), "127.0.0.1:7070");
-
-  a = ParseListenAddress("[::1]:0");
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a->host, "::1");
-  EXPECT_TRUE(a->loopback());
-  EXPECT_EQ(a->ToString(), "[::1]:0");
-
-  EXPECT_TRUE(ParseListenAddress("localhost:1").value().loopback());
-  EXPECT_TRUE(ParseListenAddress("127.3.2.1:1").value().loopback());
-  EXPECT_FALSE(ParseListenAddress("0.0.0.0:1").value().loopback());
-  EXPECT_FALSE(ParseListenAddress("[::]:1").value().loopback());
-  EXPECT_FALSE(ParseListenAddress("192.168.1.2:1").value().loopback());
-  EXPECT_FALSE(ParseListenAddress("example.com:1").value().loopback());
-
-  for (const char* bad : {"", "7070", ":7070", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:65536",
-                          "127.0.0.1:-1", "::1:80", "[::1]80", "a b:1"}) {
-    EXPECT_EQ(ParseListenAddress(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
-  }
 }
 
 }  // namespace

@@ -80,25 +80,28 @@ TEST(MeasureOptionsTest, TimeoutAboveTheBoundIsRejected) {
 TEST(AutoKernelTimeoutTest, FollowsTheOpSizeAndTheClock) {
   const MeasureSettings d;  // warmup 1, min_repeats 3, min_repeat_ms 20
   constexpr size_t kFlush = size_t{64} << 20;
+  // Every timing attempt counts (1 + kMaxRemeasures = 3): 1 warm-up run,
+  // 3 * (3 + 1) timed runs, 1 for the checks = 14 runs, and 3 * min_repeat_ms.
   // ResNet18 L1: 3x3 conv 56x56x64->64, 115605504 MACs. At 3.6 GHz and
-  // 0.5 MAC/cycle a run takes 64.225 ms; 6 runs: 3 * (2000 + 385.35 + 20).
+  // 0.5 MAC/cycle a run takes 64.225 ms: 3 * (2000 + 14 * 64.225 + 60).
   const int64_t l1 = int64_t{56} * 56 * 64 * 64 * 9;
-  EXPECT_EQ(AutoKernelTimeoutMs(l1, 3.6, d, kFlush), 7217);
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 3.6, d, kFlush), 8878);
   // Twice the clock: runs take half as long.
-  EXPECT_EQ(AutoKernelTimeoutMs(l1, 7.2, d, kFlush), 6639);  // 3 * (2020 + 192.68)
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 7.2, d, kFlush), 7529);  // 3 * (2060 + 449.58)
   // Unknown clock (0, e.g. under qemu): 1 GHz, a run takes 231.2 ms.
   EXPECT_EQ(AutoKernelTimeoutMs(l1, 0, d, kFlush), AutoKernelTimeoutMs(l1, 1.0, d, kFlush));
-  EXPECT_EQ(AutoKernelTimeoutMs(l1, 0, d, kFlush), 10222);  // 3 * (2020 + 6 * 231.211)
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 0, d, kFlush), 15891);  // 3 * (2060 + 14 * 231.211)
   // A tiny op: the compile allowance and min_repeat_ms only.
-  EXPECT_EQ(AutoKernelTimeoutMs(1000, 3.6, d, kFlush), 6061);
+  EXPECT_EQ(AutoKernelTimeoutMs(1000, 3.6, d, kFlush), 6181);
   // 1 G MACs at 2 GHz: 1 s a run.
-  EXPECT_EQ(AutoKernelTimeoutMs(1000000000, 2.0, d, kFlush), 3 * (2000 + 6 * 1000 + 20));
-  // More runs, more time: warmup 5, min_repeats 10, min_repeat_ms 100.
+  EXPECT_EQ(AutoKernelTimeoutMs(1000000000, 2.0, d, kFlush), 3 * (2000 + 14 * 1000 + 60));
+  // More runs, more time: warmup 5, min_repeats 10, min_repeat_ms 100:
+  // 5 + 3 * 11 + 1 = 39 runs.
   MeasureSettings more = d;
   more.warmup_runs = 5;
   more.min_repeats = 10;
   more.min_repeat_ms = 100;
-  EXPECT_EQ(AutoKernelTimeoutMs(1000000000, 2.0, more, kFlush), 3 * (2000 + 17 * 1000 + 100));
+  EXPECT_EQ(AutoKernelTimeoutMs(1000000000, 2.0, more, kFlush), 3 * (2000 + 39 * 1000 + 300));
   // Monotonic in the size, capped at an hour.
   double last = 0;
   for (int64_t macs : {int64_t{0}, int64_t{1} << 20, int64_t{1} << 26, int64_t{1} << 32}) {
@@ -115,13 +118,13 @@ TEST(AutoKernelTimeoutTest, CacheFlushesAreAllowedFor) {
   constexpr size_t kFlush = size_t{64} << 20;  // 33.55 ms a flush at 2 GB/s
   const int64_t l1 = int64_t{56} * 56 * 64 * 64 * 9;
   // L1 at 3.6 GHz: at 256 MACs/cycle a run takes >= 0.1254 ms, so at most
-  // ceil(20 / 0.1254) + 1 = 161 timed runs, each after a flush.
-  EXPECT_EQ(AutoKernelTimeoutMs(l1, 3.6, flush, kFlush), 23423);
-  // A tiny op may reach max_repeats (1000) flushes.
+  // ceil(20 / 0.1254) + 1 = 161 timed runs per attempt, each after a flush.
+  EXPECT_EQ(AutoKernelTimeoutMs(l1, 3.6, flush, kFlush), 57498);
+  // A tiny op may reach max_repeats (1000) flushes per attempt.
   EXPECT_EQ(AutoKernelTimeoutMs(1000, 3.6, flush, kFlush),
-            std::ceil(3 * (2000 + 6 * (1000 / 1.8e9 * 1e3) + 20 + 1000 * 33.554432)));
+            std::ceil(3 * (2000 + 14 * (1000 / 1.8e9 * 1e3) + 60 + 3 * 1000 * 33.554432)));
   flush.max_repeats = 10;
-  EXPECT_LT(AutoKernelTimeoutMs(1000, 3.6, flush, kFlush), 3 * (2020 + 11 * 33.554432));
+  EXPECT_LT(AutoKernelTimeoutMs(1000, 3.6, flush, kFlush), 3 * (2060 + 3 * 11 * 33.554432));
 }
 
 TEST(InstanceTimeoutTest, FloorPlusTheReferenceAtFiftyMegaMacsPerSecond) {
@@ -166,6 +169,24 @@ TEST_F(FrameIoTest, DeadlineWhenNothingArrives) {
   proto::TrialResult got;
   EXPECT_EQ(ReadFrame(fds_[0], absl::Now() + absl::Milliseconds(20), &got).code(),
             absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(FrameIoTest, StopEndsTheWaitAsCancelled) {
+  proto::TrialResult got;
+  int asked = 0;
+  // An infinite deadline: only `stop` ends the wait (checked before each slice).
+  absl::Status status = ReadFrame(fds_[0], absl::InfiniteFuture(), &got, Clock::Real(),
+                                  [&asked] { return ++asked >= 3; });
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(asked, 3);
+  // A frame that is there is read without asking twice.
+  ASSERT_TRUE(WriteFrame(fds_[1], proto::TrialResult()).ok());
+  asked = 0;
+  EXPECT_TRUE(ReadFrame(fds_[0], absl::InfiniteFuture(), &got, Clock::Real(), [&asked] {
+                ++asked;
+                return false;
+              }).ok());
+  EXPECT_GE(asked, 1);
 }
 
 TEST_F(FrameIoTest, EndOfFileIsUnavailable) {

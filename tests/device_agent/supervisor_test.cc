@@ -90,7 +90,7 @@ TEST_F(SupervisorTest, DeadlinesFollowTheOpAndTheClock) {
   absl::StatusOr<WorkerSupervisor::TrialDeadlines> d =
       supervisor.Deadlines(ToProto(l1), proto::MeasureOptions(), 0);
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->kernel_ms, 7217);  // measure_options.h
+  EXPECT_EQ(d->kernel_ms, 8878);  // measure_options.h
   EXPECT_EQ(d->instance_ms, 32313);
   EXPECT_THAT(d->kernel_basis, HasSubstr("115.6 M MACs at 3.60 GHz"));
   // An explicit timeout is the kernel's deadline as it is.
@@ -103,26 +103,53 @@ TEST_F(SupervisorTest, DeadlinesFollowTheOpAndTheClock) {
   flush.set_flush_cache(true);
   d = supervisor.Deadlines(ToProto(l1), flush, 0);
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_GT(d->kernel_ms, 7217);
+  EXPECT_GT(d->kernel_ms, 8878);
 
   WorkerOptions unknown = Options("");
   unknown.clock_ghz = 0;
   WorkerSupervisor qemu_like(unknown);
   d = qemu_like.Deadlines(ToProto(l1), proto::MeasureOptions(), 0);
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->kernel_ms, 10222);
+  EXPECT_EQ(d->kernel_ms, 15891);
   EXPECT_THAT(d->kernel_basis, HasSubstr("clock unknown"));
 }
 
 TEST_F(SupervisorTest, HangingKernelTimesOutWithTheAutomaticDeadline) {
-  // 512 MACs at 1 GHz: 3 * (2000 ms + 6 runs of ~0 + 0.5 ms) = 6002 ms.
+  // 512 MACs at 1 GHz: 3 * (2000 ms + 14 runs of ~0 + 3 * 0.5 ms) = 6005 ms.
   WorkerOptions options = Options("hang");
   options.clock_ghz = 1.0;
   WorkerSupervisor supervisor(options);
   proto::TrialResult r = RunSmallDense(supervisor, 0);
   EXPECT_EQ(r.status(), proto::TIMEOUT);
-  EXPECT_THAT(r.message(), HasSubstr("6002 ms"));
+  EXPECT_THAT(r.message(), HasSubstr("6005 ms"));
   EXPECT_THAT(r.message(), HasSubstr("automatic: 0.000512 M MACs at 1.00 GHz"));
+}
+
+// A cancelled caller abandons its trial: the hanging worker is killed long
+// before the trial's own deadline (20 s; were it not, the result would be
+// TIMEOUT), and the next trial starts a fresh one.
+TEST_F(SupervisorTest, CancelledTrialIsAbandonedAndItsWorkerKilled) {
+  WorkerSupervisor supervisor(Options("hang"));
+  const kernels::OpSpec op = SmallDense();
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    // Cancel once the worker is running the trial.
+    while (supervisor.worker_pid() <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel = true;
+  });
+  proto::TrialResult r = supervisor.RunTrial(ToProto(op), ToProto(DefaultConfig(op)),
+                                             QuickOptions(), 20000, [&] { return cancel.load(); });
+  canceller.join();
+  EXPECT_EQ(r.status(), proto::INTERNAL);
+  EXPECT_THAT(r.message(), HasSubstr("cancelled"));
+  EXPECT_EQ(supervisor.worker_pid(), -1);  // killed and reaped
+  // Cancelled before it starts: the worker is not even asked.
+  r = supervisor.RunTrial(ToProto(op), ToProto(DefaultConfig(op)), QuickOptions(), 1000,
+                          [] { return true; });
+  EXPECT_EQ(r.status(), proto::INTERNAL);
+  EXPECT_THAT(r.message(), HasSubstr("cancelled before it started"));
+  EXPECT_EQ(supervisor.worker_pid(), -1);
 }
 
 TEST_F(SupervisorTest, TrialsWithoutAReadyMarkerStillReport) {

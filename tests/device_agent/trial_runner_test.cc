@@ -1,8 +1,14 @@
 #include "device_agent/trial_runner.h"
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "device_agent/machine_monitor.h"
+#include "device_agent/measure_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "qtune/kernels/config_space.h"
@@ -214,6 +220,120 @@ TEST(TrialRunnerTest, DifferentSeedsAreVerifiedAgainstTheirOwnReference) {
   ExpectSaneOk(runner.Run(op, DefaultConfig(op), s), s);
   s.seed = 43;
   ExpectSaneOk(runner.Run(op, DefaultConfig(op), s), s);
+}
+
+// --- Outside load and re-measures, with injected readings --------------------
+
+// Scripted readings: attempt i (reads 2i and 2i+1) sees outside_cores[i] cores
+// of outside load over 1 s on 2 CPUs; nullopt past the script.
+class ScriptedMonitor final : public MachineMonitor {
+ public:
+  explicit ScriptedMonitor(std::vector<double> outside_cores)
+      : outside_cores_(std::move(outside_cores)) {}
+
+  std::optional<CpuTimes> ReadCpuTimes() override {
+    const size_t attempt = static_cast<size_t>(reads_ / 2);
+    const bool after = reads_ % 2 == 1;
+    ++reads_;
+    if (attempt >= outside_cores_.size()) return std::nullopt;
+    CpuTimes t;
+    t.cpus = 2;
+    t.tick_s = 0.01;
+    t.wall_s = 100.0 * attempt + (after ? 1.0 : 0.0);
+    // The trial's own 1 s of CPU time is busy time too; it is subtracted.
+    t.self_s = 50.0 * attempt + (after ? 1.0 : 0.0);
+    t.busy_s = 70.0 * attempt + (after ? 1.0 + outside_cores_[attempt] : 0.0);
+    return t;
+  }
+  double CpuMhz(int cpu) override {
+    cpu_asked = cpu;
+    return 2400;
+  }
+  double TemperatureC() override { return 55.5; }
+
+  int reads() const { return reads_; }
+  int cpu_asked = -2;
+
+ private:
+  std::vector<double> outside_cores_;
+  int reads_ = 0;
+};
+
+struct LoadCase {
+  std::vector<double> outside_cores;  // per attempt
+  int expected_remeasures;
+  double expected_outside_load;
+};
+
+proto::TrialResult RunWithReadings(std::shared_ptr<ScriptedMonitor> monitor, int max_remeasures,
+                                   int64_t* timed_runs) {
+  TrialRunnerOptions options = HostOptions();
+  options.monitor = monitor;
+  options.max_remeasures = max_remeasures;
+  TrialRunner runner(options);
+  const kernels::OpSpec op = SmallDense();
+  const MeasureSettings s = Quick();
+  proto::TrialResult r = runner.Run(op, DefaultConfig(op), s);
+  *timed_runs = runner.kernel_runs() - 1;  // all but the verification run (warmup_runs 1)
+  return r;
+}
+
+TEST(TrialRunnerTest, OutsideLoadAboveTheThresholdIsTimedAgain) {
+  const LoadCase cases[] = {
+      {{0.0}, 0, 0.0},             // quiet
+      {{0.2}, 0, 0.2},             // below the threshold (0.25)
+      {{0.26}, 0, 0.26},           // above, but within the ticks' resolution (2 x 10 ms)
+      {{1.0, 0.1}, 1, 0.1},        // disturbed once, then quiet: the quiet attempt
+      {{1.0, 0.9, 0.1}, 2, 0.1},   // disturbed twice
+      {{1.0, 0.6, 0.8}, 2, 0.6},   // always disturbed: the least loaded attempt
+  };
+  for (const LoadCase& c : cases) {
+    auto monitor = std::make_shared<ScriptedMonitor>(c.outside_cores);
+    int64_t timed_runs = 0;
+    const proto::TrialResult r = RunWithReadings(monitor, kMaxRemeasures, &timed_runs);
+    SCOPED_TRACE(::testing::PrintToString(c.outside_cores));
+    ExpectSaneOk(r, Quick());
+    EXPECT_EQ(r.remeasures(), c.expected_remeasures);
+    EXPECT_NEAR(r.outside_load(), c.expected_outside_load, 1e-9);
+    EXPECT_EQ(monitor->reads(), 2 * (c.expected_remeasures + 1));
+    // Every attempt timed at least min_repeats runs.
+    EXPECT_GE(timed_runs, int64_t{Quick().min_repeats} * (c.expected_remeasures + 1));
+    EXPECT_GE(r.cv(), 0);
+    EXPECT_EQ(r.cpu_mhz(), 2400);
+    EXPECT_EQ(r.temp_c(), 55.5);
+    EXPECT_GE(monitor->cpu_asked, 0);  // sched_getcpu() of the runner's thread
+  }
+}
+
+TEST(TrialRunnerTest, RemeasuresCanBeTurnedOff) {
+  auto monitor = std::make_shared<ScriptedMonitor>(std::vector<double>{1.5});
+  int64_t timed_runs = 0;
+  const proto::TrialResult r = RunWithReadings(monitor, 0, &timed_runs);
+  ExpectSaneOk(r, Quick());
+  EXPECT_EQ(r.remeasures(), 0);
+  EXPECT_NEAR(r.outside_load(), 1.5, 1e-9);
+}
+
+TEST(TrialRunnerTest, UnreadableCountersMeanNoRemeasure) {
+  auto monitor = std::make_shared<ScriptedMonitor>(std::vector<double>{});
+  int64_t timed_runs = 0;
+  const proto::TrialResult r = RunWithReadings(monitor, kMaxRemeasures, &timed_runs);
+  ExpectSaneOk(r, Quick());
+  EXPECT_EQ(r.remeasures(), 0);
+  EXPECT_EQ(r.outside_load(), 0);
+  EXPECT_EQ(r.cpu_mhz(), 2400);  // the other readings still count
+}
+
+TEST(TrialRunnerTest, WithoutAMonitorTheReadingsStayZero) {
+  TrialRunner runner(HostOptions());
+  const kernels::OpSpec op = SmallDense();
+  const proto::TrialResult r = runner.Run(op, DefaultConfig(op), Quick());
+  ExpectSaneOk(r, Quick());
+  EXPECT_EQ(r.remeasures(), 0);
+  EXPECT_EQ(r.outside_load(), 0);
+  EXPECT_EQ(r.cpu_mhz(), 0);
+  EXPECT_EQ(r.temp_c(), 0);
+  EXPECT_GE(r.cv(), 0);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "tuner/rpc/daemon_server.h"
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include <exception>
 #include <fstream>
@@ -13,6 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/grpc_health.h"
+#include "common/grpc_security.h"
+#include "common/listen_address.h"
 #include "common/status_macros.h"
 #include "proto/convert.h"
 #include "proto/qtune.grpc.pb.h"
@@ -39,19 +41,6 @@ grpc::Status Guard(const std::function<grpc::Status()>& body) {
   } catch (...) {
     return grpc::Status(grpc::StatusCode::INTERNAL, "daemon error: unknown exception");
   }
-}
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-bool IsLoopbackHost(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  const std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
-  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
@@ -190,15 +179,7 @@ class TunerService final : public proto::Tuner::Service {
 
  private:
   grpc::Status Authenticate(const grpc::ServerContext& context) const {
-    if (token_.empty()) return grpc::Status::OK;
-    const auto& metadata = context.client_metadata();
-    auto it = metadata.find(kTokenMetadataKey);
-    if (it != metadata.end() &&
-        ConstantTimeEquals(std::string_view(it->second.data(), it->second.size()), token_)) {
-      return grpc::Status::OK;
-    }
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        absl::StrCat("missing or wrong ", kTokenMetadataKey, " metadata"));
+    return ToGrpc(CheckToken(context, token_));
   }
 
   const std::string token_;
@@ -227,28 +208,14 @@ DaemonServer::~DaemonServer() { Shutdown(); }
 const std::string& DaemonServer::address() const { return impl_->address; }
 
 absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Start(DaemonOptions options) {
-  const bool loopback = IsLoopbackHost(options.listen);
-  if (!loopback && options.token.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to listen on non-loopback address ", options.listen, " without --token"));
-  }
-  if (!loopback && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to listen on non-loopback address ", options.listen,
-        " without TLS (--tls-cert and --tls-key)"));
-  }
-  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
-    return absl::FailedPreconditionError("--tls-cert and --tls-key go together");
-  }
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!options.tls_cert_file.empty()) {
-    grpc::SslServerCredentialsOptions ssl;
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    QTUNE_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(options.tls_cert_file, "TLS certificate"));
-    QTUNE_ASSIGN_OR_RETURN(pair.private_key, ReadPem(options.tls_key_file, "TLS key"));
-    ssl.pem_key_cert_pairs.push_back(std::move(pair));
-    credentials = grpc::SslServerCredentials(ssl);
-  }
+  // The listen policy and TLS both servers share (common/grpc_security.h).
+  QTUNE_ASSIGN_OR_RETURN(ListenAddress listen, ParseListenAddress(options.listen));
+  const ServerSecurity security{.token = options.token,
+                                .tls_cert_file = options.tls_cert_file,
+                                .tls_key_file = options.tls_key_file};
+  QTUNE_RETURN_IF_ERROR(CheckServerSecurity(listen, security));
+  QTUNE_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                         MakeServerCredentials(security));
   std::string agent_ca;
   if (!options.agent_tls_ca_file.empty()) {
     QTUNE_ASSIGN_OR_RETURN(agent_ca, ReadPem(options.agent_tls_ca_file, "agents' CA"));
@@ -279,21 +246,21 @@ absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Start(DaemonOptions 
   impl->service =
       std::make_unique<TunerService>(options.token, options.db_path, *impl->pool, *impl->jobs);
 
-  grpc::EnableDefaultHealthCheckService(true);
+  EnableHealthService();
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
-  builder.AddListeningPort(options.listen, credentials, &port);
+  builder.AddListeningPort(listen.ToString(), credentials, &port);
   builder.RegisterService(impl->service.get());
-  impl->server = builder.BuildAndStart();
-  if (impl->server == nullptr || port == 0) {
-    if (impl->server != nullptr) impl->server->Shutdown();
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartServer(builder, listen, &port);
+  if (!server.ok()) {
     impl->jobs->Stop();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen, ": address in use or not available"));
+    return server.status();
   }
-  const size_t colon = options.listen.rfind(':');
-  impl->address = absl::StrCat(options.listen.substr(0, colon), ":", port);
+  impl->server = *std::move(server);
+  SetHealthServing(*impl->server, true, {proto::Tuner::service_full_name()});
+  listen.port = port;
+  impl->address = listen.ToString();
   return std::unique_ptr<DaemonServer>(new DaemonServer(std::move(impl)));
 }
 
@@ -301,6 +268,7 @@ void DaemonServer::Shutdown(absl::Duration grace) {
   std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
   if (impl_->shut_down) return;
   impl_->shut_down = true;
+  SetHealthServing(*impl_->server, false, {proto::Tuner::service_full_name()});
   impl_->jobs->Stop();  // jobs end interrupted, and watches see it
   impl_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
