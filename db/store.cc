@@ -226,7 +226,7 @@ constexpr char kTrialColumns[] =
     "SELECT tj.job_id, t.seq, td.device_key, tw.workload_key, t.task, t.config, "
     "t.config_json, t.status, t.message, t.kernel, t.median_us, t.min_us, t.stddev_us, "
     "t.repeats, t.compile_ms, t.measure_ms, t.created_at, tb.build_id, ts.settings, "
-    "t.cv_permille, t.load_percent, t.remeasures, t.cpu_mhz, t.temp_decidegrees ";
+    "t.cv_permille, t.load_centicores, t.remeasures, t.cpu_mhz, t.temp_decidegrees ";
 constexpr char kTrialJoins[] =
     " JOIN jobs tj ON tj.id = t.job_ref JOIN devices td ON td.id = t.device_ref "
     "JOIN workloads tw ON tw.id = t.workload_ref JOIN builds tb ON tb.id = t.build_ref "
@@ -962,7 +962,7 @@ struct Store::Impl {
     std::string sql =
         "INSERT INTO trials (job_ref, seq, device_ref, workload_ref, build_ref, settings_ref, "
         "task, config, config_json, status, message, kernel, median_us, min_us, stddev_us, "
-        "repeats, compile_ms, measure_ms, created_at, cv_permille, load_percent, remeasures, "
+        "repeats, compile_ms, measure_ms, created_at, cv_permille, load_centicores, remeasures, "
         "cpu_mhz, temp_decidegrees) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     if (skip_existing) sql += " ON CONFLICT (job_ref, seq) DO NOTHING";

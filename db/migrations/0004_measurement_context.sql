@@ -5,10 +5,10 @@
 -- other processes, how often the timing was repeated because of it, and the
 -- core's frequency and the hottest thermal zone where Linux exposes them.
 -- Stored as small integers (0 = not measured / not readable), so that a
--- trial stays small: cv in thousandths, load in percent of the other CPUs'
--- time, MHz, tenths of a degree Celsius.
+-- trial stays small: cv in thousandths, outside load in hundredths of a core,
+-- MHz, tenths of a degree Celsius.
 ALTER TABLE trials ADD COLUMN cv_permille INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE trials ADD COLUMN load_percent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN load_centicores INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE trials ADD COLUMN remeasures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE trials ADD COLUMN cpu_mhz INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE trials ADD COLUMN temp_decidegrees INTEGER NOT NULL DEFAULT 0;
@@ -19,7 +19,7 @@ SELECT t.id, j.job_id, t.seq, d.device_key, w.workload_key, w.op_kind, w.dtype,
        w.shape, b.build_id, s.settings, t.task, t.config, t.config_json, t.status, t.message,
        t.kernel, t.median_us, t.min_us, t.stddev_us, t.repeats, t.compile_ms,
        t.measure_ms, t.created_at, t.cv_permille / 1000.0 AS cv,
-       t.load_percent / 100.0 AS outside_load, t.remeasures, t.cpu_mhz,
+       t.load_centicores / 100.0 AS outside_load, t.remeasures, t.cpu_mhz,
        t.temp_decidegrees / 10.0 AS temp_c
 FROM trials t
 JOIN jobs j ON j.id = t.job_ref

@@ -135,8 +135,8 @@ struct TrialRecord {
   std::string created_at;    // set by the store when empty
   // What the agent saw while timing (0 = not measured or not readable),
   // stored to the stated precision: coefficient of variation of the timed
-  // runs (0.001), load from other processes as a fraction of the other CPUs'
-  // time (0.01), re-measurements because of it, core frequency (1 MHz),
+  // runs (0.001), load from other processes in cores (0.01; TrialResult
+  // .outside_load), re-measurements because of it, core frequency (1 MHz),
   // hottest thermal zone (0.1 °C).
   double cv = 0;
   double outside_load = 0;
