@@ -24,6 +24,7 @@
 #include "proto/health.grpc.pb.h"
 #include "proto/qtune.grpc.pb.h"
 #include "qtune/db/store.h"
+#include "tests/common/test_certs.h"
 #include "tests/integration/process_util.h"
 
 namespace qtune {
@@ -381,6 +382,32 @@ TEST_F(DaemonFaultsTest, TokensAndNonLoopbackListens) {
       std::chrono::seconds(20));
   EXPECT_NE(no_tls.exit_code, 0);
   EXPECT_THAT(no_tls.err, HasSubstr("without TLS"));
+}
+
+// 6 (daemon, TLS). A TLS daemon serves a client with the right CA; a client
+// with the wrong CA, or without TLS, fails cleanly (one line, no hang).
+TEST_F(DaemonFaultsTest, TlsClientsNeedTheRightCa) {
+  testing::TestCerts certs;
+  ASSERT_TRUE(testing::MakeTestCerts(dir_ / "certs", &certs));
+  const std::string port_file = (dir_ / "tls.port").string();
+  Started daemon =
+      StartProcess({QTUNE_BINARY, "serve", "--listen", "127.0.0.1:0", "--db", db_, "--tls-cert",
+                    certs.server_cert, "--tls-key", certs.server_key, "--port-file", port_file},
+                   dir_);
+  pids_.push_back(daemon.pid);
+  const std::string port = WaitForLine(port_file);
+  ASSERT_FALSE(port.empty()) << testing_util::ReadFile(daemon.err_path);
+  daemon_ = absl::StrCat("127.0.0.1:", port);
+  Output right = Qtune({"jobs", "--nojson", "--tls-ca", certs.ca});
+  EXPECT_EQ(right.exit_code, 0) << right.err;
+  Output wrong = Qtune({"jobs", "--nojson", "--tls-ca", certs.other_ca});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_THAT(wrong.err, HasSubstr("cannot reach the qtune daemon"));
+  EXPECT_EQ(Lines(wrong.err).size(), 1u) << wrong.err;
+  EXPECT_LT(wrong.seconds, 30);
+  Output plain = Qtune({"jobs", "--nojson"});
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_EQ(Lines(plain.err).size(), 1u) << plain.err;
 }
 
 }  // namespace

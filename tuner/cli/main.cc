@@ -6,9 +6,12 @@
 //   qtune info --agent 127.0.0.1:7070
 //   qtune db best --db qtune.db
 //   qtune models
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <grpc/support/log.h>
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -24,6 +27,11 @@ namespace qtune::tuner {
 namespace {
 
 constexpr char kProgram[] = "qtune";
+
+// gRPC's own log lines (e.g. a failed TLS handshake) would come on top of
+// the command's one-line error; client commands drop them unless
+// GRPC_VERBOSITY asks for them. `qtune serve` keeps them (its log).
+void DropGrpcLogLine(gpr_log_func_args*) {}
 
 int NoRun(const ParsedArgs&) { return 0; }  // `help` is handled by Main
 
@@ -112,6 +120,9 @@ int Main(int argc, char** argv) {
   for (size_t i = 2; i < normalized.size(); ++i) abseil_argv.push_back(normalized[i].data());
   absl::ParseCommandLine(static_cast<int>(abseil_argv.size()), abseil_argv.data());
 
+  if (cmd->spec.name != "serve" && std::getenv("GRPC_VERBOSITY") == nullptr) {
+    gpr_set_log_function(DropGrpcLogLine);
+  }
   return cmd->run(*args);
 }
 
