@@ -3,96 +3,21 @@
 // operators it lists instead of tuning.
 #include "tuner/onnx/onnx_import.h"
 
-#include <onnx/onnx_pb.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <string>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/tuner/onnx/graph_builder.h"
 
 namespace qtune::tuner {
 namespace {
 
 using ::testing::HasSubstr;
-
-class GraphBuilder {
- public:
-  GraphBuilder() {
-    model_.set_ir_version(8);
-    auto* opset = model_.add_opset_import();
-    opset->set_domain("");
-    opset->set_version(13);
-    auto* ms = model_.add_opset_import();
-    ms->set_domain("com.microsoft");
-    ms->set_version(1);
-  }
-  onnx::GraphProto& g() { return *model_.mutable_graph(); }
-
-  void Input(const std::string& name, int type, std::vector<int64_t> shape) {
-    auto* in = g().add_input();
-    in->set_name(name);
-    auto* t = in->mutable_type()->mutable_tensor_type();
-    t->set_elem_type(type);
-    for (int64_t d : shape) t->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  // An initializer of `type` with every element `value`.
-  void Constant(const std::string& name, int type, std::vector<int64_t> dims, double value = 1) {
-    onnx::TensorProto* t = g().add_initializer();
-    t->set_name(name);
-    t->set_data_type(type);
-    int64_t n = 1;
-    for (int64_t d : dims) {
-      t->add_dims(d);
-      n *= d;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      if (type == 1) {
-        t->add_float_data(static_cast<float>(value));
-      } else if (type == 7) {
-        t->add_int64_data(static_cast<int64_t>(value));
-      } else {
-        t->add_int32_data(static_cast<int32_t>(value));
-      }
-    }
-  }
-  onnx::NodeProto& Node(const std::string& type, std::vector<std::string> in,
-                        std::vector<std::string> out, const std::string& name = "") {
-    onnx::NodeProto* n = g().add_node();
-    n->set_op_type(type);
-    n->set_name(name);
-    if (type.rfind("QLinearAdd", 0) == 0 || type == "QGemm") n->set_domain("com.microsoft");
-    for (auto& i : in) n->add_input(i);
-    for (auto& o : out) n->add_output(o);
-    return *n;
-  }
-  static void Ints(onnx::NodeProto& n, const std::string& name, std::vector<int64_t> v) {
-    auto* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void Int(onnx::NodeProto& n, const std::string& name, int64_t v) {
-    auto* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  std::string Write() {
-    const std::string path = absl::StrCat(::testing::TempDir(), "/onnx_import_", getpid(), "_",
-                                          counter_++, ".onnx");
-    std::ofstream out(path, std::ios::binary);
-    model_.SerializeToOstream(&out);
-    return path;
-  }
-
- private:
-  onnx::ModelProto model_;
-  static inline int counter_ = 0;
-};
+using testing::GraphBuilder;
 
 TEST(OnnxImportTest, Fp32ConvReluDepthwiseAndGemm) {
   GraphBuilder b;
