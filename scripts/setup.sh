@@ -10,12 +10,16 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libxbyak-dev libxgboost-dev xgboost libcpuinfo-dev libpthreadpool-dev
   libdnnl-dev ocl-icd-opencl-dev
-  openssl
+  openssl libssl-dev
 )
 
+# Installed for this machine's architecture (an arm64 copy from
+# setup-aarch64.sh does not count) or architecture-independent.
+arch=$(dpkg --print-architecture)
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null |
+      grep -Eq "^install ok installed ($arch|all)$"; then
     missing+=("$p")
   fi
 done
