@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -12,6 +13,7 @@
 #include "device_agent/measure_options.h"
 #include "proto/convert.h"
 #include "proto/health.grpc.pb.h"
+#include "proto/model.grpc.pb.h"
 #include "proto/qtune.grpc.pb.h"
 
 namespace qtune::tuner {
@@ -47,6 +49,7 @@ struct AgentClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<proto::DeviceAgent::Stub> stub;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
+  std::unique_ptr<proto::ModelRunner::Stub> models;
   proto::DeviceInfo info;
 
   void Prepare(grpc::ClientContext& context, absl::Duration timeout) const {
@@ -80,6 +83,7 @@ absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
   impl->channel = grpc::CreateCustomChannel(address, credentials, args);
   impl->stub = proto::DeviceAgent::NewStub(impl->channel);
   impl->health = grpc::health::v1::Health::NewStub(impl->channel);
+  impl->models = proto::ModelRunner::NewStub(impl->channel);
 
   grpc::ClientContext context;
   impl->Prepare(context, options.connect_timeout);
@@ -166,6 +170,47 @@ absl::Status AgentClient::CheckHealth() {
     return absl::UnavailableError(absl::StrCat(impl_->What(), " is not serving"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<proto::LoadModelReply> AgentClient::LoadModel(const std::string& serialized,
+                                                             const std::string& sha256,
+                                                             size_t chunk_bytes) {
+  if (chunk_bytes == 0) return absl::InvalidArgumentError("chunk size 0");
+  // Generous for a slow link (adb forwards a few MB/s): a minute plus a
+  // second per MiB.
+  const absl::Duration deadline =
+      absl::Minutes(1) + absl::Seconds(static_cast<double>(serialized.size()) / (1 << 20));
+  grpc::ClientContext context;
+  impl_->Prepare(context, deadline);
+  proto::LoadModelReply reply;
+  std::unique_ptr<grpc::ClientWriter<proto::ModelChunk>> writer =
+      impl_->models->LoadModel(&context, &reply);
+  size_t offset = 0;
+  do {
+    proto::ModelChunk chunk;
+    chunk.set_sha256(sha256);
+    chunk.set_total_bytes(static_cast<int64_t>(serialized.size()));
+    chunk.set_offset(static_cast<int64_t>(offset));
+    const size_t n = std::min(chunk_bytes, serialized.size() - offset);
+    chunk.set_data(serialized.substr(offset, n));
+    offset += n;
+    // A failed write means the agent ended the call (it had the model
+    // cached, or refused it): Finish() says which.
+    if (!writer->Write(chunk)) break;
+  } while (offset < serialized.size());
+  writer->WritesDone();
+  QTUNE_RETURN_IF_ERROR(FromGrpc(writer->Finish(), absl::StrCat(impl_->What(), " LoadModel")));
+  return reply;
+}
+
+absl::StatusOr<proto::RunModelReply> AgentClient::RunModel(const proto::RunModelRequest& request,
+                                                           absl::Duration timeout) {
+  grpc::ClientContext context;
+  impl_->Prepare(context, timeout);
+  proto::RunModelReply reply;
+  QTUNE_RETURN_IF_ERROR(FromGrpc(impl_->models->RunModel(&context, request, &reply),
+                                 absl::StrCat(impl_->What(), " RunModel")));
+  return reply;
 }
 
 }  // namespace qtune::tuner

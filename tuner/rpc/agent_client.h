@@ -24,6 +24,12 @@
 #include "tuner/core/device_pool.h"
 #include "tuner/core/runner.h"
 
+namespace qtune::proto {
+class LoadModelReply;
+class RunModelReply;
+class RunModelRequest;
+}  // namespace qtune::proto
+
 namespace qtune::tuner {
 
 struct AgentClientOptions {
@@ -61,6 +67,19 @@ class AgentClient final : public AgentConnection {
   // The standard health check (grpc.health.v1) under `connect_timeout`: OK
   // when the agent serves.
   absl::Status CheckHealth() override;
+
+  // Whole models (ModelRunner service, proto/model.proto).
+  // Streams `serialized` (a serialised proto::ModelGraph whose SHA-256 is
+  // `sha256`, lower-case hex) in chunks of `chunk_bytes`; the agent checks
+  // the hash and caches the model. Returns the agent's reply (cached: it had
+  // the model already and the rest was not sent).
+  absl::StatusOr<proto::LoadModelReply> LoadModel(const std::string& serialized,
+                                                  const std::string& sha256,
+                                                  size_t chunk_bytes = size_t{1} << 20);
+  // Runs a loaded model under `timeout`. NOT_FOUND when the agent does not
+  // have request.sha256 (e.g. it restarted without a disk cache).
+  absl::StatusOr<proto::RunModelReply> RunModel(const proto::RunModelRequest& request,
+                                                absl::Duration timeout);
 
  private:
   struct Impl;
