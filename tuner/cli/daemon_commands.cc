@@ -129,7 +129,8 @@ int RunSubmit(const ParsedArgs& args) {
   if (!daemon.ok()) return cli::ReportError(program, daemon.status());
   absl::StatusOr<proto::JobStatus> job = (*daemon)->Submit(*spec);
   if (!job.ok()) return cli::ReportError(program, job.status());
-  if (JsonOutput(args)) {
+  // The bare id unless --json is asked for, so that JOB=$(qtune submit ...) works.
+  if (args.given.count("json") && absl::GetFlag(FLAGS_json)) {
     std::cout << ToJson(*job) << "\n";
   } else {
     std::cout << job->job_id() << "\n";

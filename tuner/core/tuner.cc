@@ -255,7 +255,7 @@ absl::Status Job::ResumeJob(const db::JobRecord& job, const std::vector<Task>& t
     QTUNE_RETURN_IF_ERROR(store_.AddTasks(records));
   }
   report_.job_id = job.job_id;
-  report_.resumed = true;
+  report_.resumed = !have.empty();  // a queued job starting for the first time is not resumed
   report_.state = "running";
   QTUNE_ASSIGN_OR_RETURN(std::vector<db::TrialRecord> trials, store_.History(of_job));
   for (db::TrialRecord& trial : trials) {

@@ -188,11 +188,17 @@ void PrintSummaryJson(const TuneReport& report, const std::string& db_path, std:
 }
 
 void PrintSummary(const TuneReport& report, const std::string& db_path, std::ostream& out) {
-  out << absl::StrFormat(
-      "%d trials in %.1f s (measuring %.1f s, overhead %.1f ms/trial); job %s%s on %s "
-      "(kernel build %s) -> %s\n",
-      report.trials, report.wall_s, report.measure_s, report.overhead_ms_per_trial, report.job_id,
-      report.resumed ? " (resumed)" : "", report.device_key, report.kernel_build, db_path);
+  // Agents measuring in parallel (a daemon's pool) can add up to more
+  // measuring time than wall time: there is no per-trial overhead to show.
+  const std::string measuring =
+      report.overhead_ms_per_trial >= 0
+          ? absl::StrFormat("measuring %.1f s, overhead %.1f ms/trial", report.measure_s,
+                            report.overhead_ms_per_trial)
+          : absl::StrFormat("measuring %.1f s on agents in parallel", report.measure_s);
+  out << absl::StrFormat("%d trials in %.1f s (%s); job %s%s on %s (kernel build %s) -> %s\n",
+                         report.trials, report.wall_s, measuring, report.job_id,
+                         report.resumed ? " (resumed)" : "", report.device_key,
+                         report.kernel_build, db_path);
 }
 
 // ---------------------------------------------------------------------------
