@@ -346,4 +346,22 @@ void OnnxGraph::PropagateShapes() {
   }
 }
 
+kernels::Activation ActivationOf(const OnnxGraph& g, const onnx::NodeProto& n) {
+  if (n.op_type() == "Relu") return kernels::Activation::kRelu;
+  if (n.op_type() != "Clip") return kernels::Activation::kNone;
+  float lo = OnnxGraph::AttrFloat(n, "min", -3.4e38f);
+  float hi = OnnxGraph::AttrFloat(n, "max", 3.4e38f);
+  for (int i : {1, 2}) {
+    if (i >= n.input_size() || n.input(i).empty()) continue;
+    const onnx::TensorProto* t = g.Initializer(n.input(i));
+    if (t == nullptr) return kernels::Activation::kNone;
+    absl::StatusOr<std::vector<float>> v = FloatData(*t);
+    if (!v.ok() || v->size() != 1) return kernels::Activation::kNone;
+    (i == 1 ? lo : hi) = (*v)[0];
+  }
+  if (lo == 0 && hi == 6) return kernels::Activation::kRelu6;
+  if (lo == 0 && hi > 3e38f) return kernels::Activation::kRelu;
+  return kernels::Activation::kNone;
+}
+
 }  // namespace qtune::tuner::onnx_graph

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "qtune/kernels/op_spec.h"
 
 namespace qtune::tuner::onnx_graph {
 
@@ -84,6 +85,11 @@ absl::StatusOr<std::vector<int64_t>> IntegerData(const onnx::TensorProto& tensor
 absl::StatusOr<std::vector<float>> FloatData(const onnx::TensorProto& tensor);
 // Number of elements from the dims.
 int64_t ElementCount(const onnx::TensorProto& tensor);
+
+// The activation node `n` applies, as a kernel epilogue: kRelu for Relu or
+// Clip to [0, +inf), kRelu6 for Clip to [0, 6] (bounds from attributes or
+// constant inputs of `g`); kNone for any other node.
+kernels::Activation ActivationOf(const OnnxGraph& g, const onnx::NodeProto& n);
 
 }  // namespace qtune::tuner::onnx_graph
 

@@ -51,21 +51,7 @@ kernels::Activation FollowingActivation(const OnnxGraph& g, const onnx::NodeProt
   if (node.output_size() == 0) return kernels::Activation::kNone;
   const auto& readers = g.Consumers(node.output(0));
   if (readers.size() != 1) return kernels::Activation::kNone;
-  const onnx::NodeProto& next = *readers[0];
-  if (next.op_type() == "Relu") return kernels::Activation::kRelu;
-  if (next.op_type() != "Clip") return kernels::Activation::kNone;
-  float lo = OnnxGraph::AttrFloat(next, "min", -3.4e38f), hi = OnnxGraph::AttrFloat(next, "max", 3.4e38f);
-  for (int i : {1, 2}) {
-    if (i >= next.input_size() || next.input(i).empty()) continue;
-    const onnx::TensorProto* t = g.Initializer(next.input(i));
-    if (t == nullptr) return kernels::Activation::kNone;
-    absl::StatusOr<std::vector<float>> v = onnx_graph::FloatData(*t);
-    if (!v.ok() || v->size() != 1) return kernels::Activation::kNone;
-    (i == 1 ? lo : hi) = (*v)[0];
-  }
-  if (lo == 0 && hi == 6) return kernels::Activation::kRelu6;
-  if (lo == 0 && hi > 3e38f) return kernels::Activation::kRelu;
-  return kernels::Activation::kNone;
+  return onnx_graph::ActivationOf(g, *readers[0]);
 }
 
 // A convolution node as an OpSpec; the reason when it cannot be one.

@@ -178,23 +178,6 @@ class Converter {
     return readers.size() == 1 ? readers[0] : nullptr;
   }
 
-  static kernels::Activation ActivationOf(const OnnxGraph& g, const onnx::NodeProto& n) {
-    if (n.op_type() == "Relu") return kernels::Activation::kRelu;
-    if (n.op_type() != "Clip") return kernels::Activation::kNone;
-    float lo = OnnxGraph::AttrFloat(n, "min", -3.4e38f), hi = OnnxGraph::AttrFloat(n, "max", 3.4e38f);
-    for (int i : {1, 2}) {
-      if (i >= n.input_size() || n.input(i).empty()) continue;
-      const onnx::TensorProto* t = g.Initializer(n.input(i));
-      if (t == nullptr) return kernels::Activation::kNone;
-      absl::StatusOr<std::vector<float>> v = onnx_graph::FloatData(*t);
-      if (!v.ok() || v->size() != 1) return kernels::Activation::kNone;
-      (i == 1 ? lo : hi) = (*v)[0];
-    }
-    if (lo == 0 && hi == 6) return kernels::Activation::kRelu6;
-    if (lo == 0 && hi > 3e38f) return kernels::Activation::kRelu;
-    return kernels::Activation::kNone;
-  }
-
   // The QuantizeLinear that ends a QDQ operator producing `value`, through
   // at most one Relu / Clip(0, 6).
   std::optional<QuantizedOutput> QuantizedOutputOf(const std::string& value) {
@@ -202,7 +185,7 @@ class Converter {
     if (next == nullptr) return std::nullopt;
     QuantizedOutput q;
     if (next->op_type() == "Relu" || next->op_type() == "Clip") {
-      q.activation = ActivationOf(g_, *next);
+      q.activation = onnx_graph::ActivationOf(g_, *next);
       if (q.activation == kernels::Activation::kNone) return std::nullopt;
       q.folded.push_back(next);
       next = OnlyReader(next->output(0));
@@ -536,7 +519,7 @@ class Converter {
       output = n.output(0);
       // A following Relu / Clip(0, 6) is fused.
       if (const onnx::NodeProto* next = OnlyReader(n.output(0)); next != nullptr) {
-        const kernels::Activation act = ActivationOf(g_, *next);
+        const kernels::Activation act = onnx_graph::ActivationOf(g_, *next);
         if (act != kernels::Activation::kNone) {
           op.activation = act;
           folded_.insert(next);
@@ -729,7 +712,7 @@ class Converter {
     std::string output = n.output(0);
     proto::Activation act = proto::ACTIVATION_NONE;
     if (const onnx::NodeProto* next = OnlyReader(n.output(0)); next != nullptr) {
-      const kernels::Activation a2 = ActivationOf(g_, *next);
+      const kernels::Activation a2 = onnx_graph::ActivationOf(g_, *next);
       if (a2 != kernels::Activation::kNone) {
         act = a2 == kernels::Activation::kRelu ? proto::RELU : proto::RELU6;
         folded_.insert(next);
