@@ -10,6 +10,7 @@
 //   qtune db ...             db_command.cc
 //   qtune bench-search       bench_search_command.cc
 //   qtune report             report_command.cc
+//   qtune run                run_command.cc
 //   qtune serve | submit | watch | jobs | cancel | devices
 //                            daemon_commands.cc
 //
@@ -37,6 +38,7 @@ Command InfoCommand();
 Command DbCommand();
 Command BenchSearchCommand();
 Command ReportCommand();
+Command RunCommand();
 // serve, submit, watch, jobs, cancel, devices (daemon_commands.cc).
 std::vector<Command> DaemonCommands();
 

@@ -32,6 +32,11 @@ ABSL_FLAG(std::string, device, "",
           "db, report, bench-search: only records of this device key; submit: run on the "
           "daemon's agents of this device key");
 ABSL_FLAG(std::string, job, "", "db: only records of this job id");
+ABSL_FLAG(int32_t, warmup_runs, 1,
+          "untimed runs before timing (tune: per config; run: of the whole model, default 3)");
+ABSL_FLAG(int32_t, threads, 0,
+          "tune: threads per kernel run, 0 = the config's threads knob decides; run: threads of "
+          "the model, 0 = the device's cores");
 ABSL_FLAG(std::string, out, "",
           "db export: write to this file instead of stdout; report: the HTML file to write");
 

@@ -25,6 +25,8 @@ ABSL_DECLARE_FLAG(int32_t, batch_size);
 ABSL_DECLARE_FLAG(std::string, device);
 ABSL_DECLARE_FLAG(std::string, job);
 ABSL_DECLARE_FLAG(std::string, out);
+ABSL_DECLARE_FLAG(int32_t, warmup_runs);
+ABSL_DECLARE_FLAG(int32_t, threads);
 
 namespace qtune::tuner {
 

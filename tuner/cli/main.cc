@@ -39,7 +39,7 @@ const std::vector<Command>& Commands() {
   static const auto* commands = [] {
     auto* list = new std::vector<Command>{
         TuneCommand(),   TasksCommand(),       ModelsCommand(), InfoCommand(),
-        DbCommand(),     BenchSearchCommand(), ReportCommand(),
+        DbCommand(),     BenchSearchCommand(), ReportCommand(),   RunCommand(),
     };
     for (Command& c : DaemonCommands()) list->push_back(std::move(c));
     list->push_back(

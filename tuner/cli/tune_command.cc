@@ -44,8 +44,6 @@ ABSL_FLAG(bool, history, true,
 ABSL_FLAG(double, min_repeat_ms, 20, "time each config for at least this long (ms)");
 ABSL_FLAG(int32_t, min_repeats, 3, "timed runs per config, at least");
 ABSL_FLAG(int32_t, max_repeats, 1000, "timed runs per config, at most");
-ABSL_FLAG(int32_t, warmup_runs, 1, "untimed runs before timing");
-ABSL_FLAG(int32_t, threads, 0, "threads per kernel run; 0 = the config's threads knob decides");
 ABSL_FLAG(double, trial_timeout_ms, 0,
           "the kernel's deadline per trial on the device (ms), compilation included; 0 = "
           "automatic, from the op's size and the device's clock (docs/agent.md)");
