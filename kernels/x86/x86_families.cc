@@ -65,6 +65,9 @@ class X86Family final : public KernelFamily {
     if (op.kind == OpKind::kConv2d && op.groups != 1) {
       return absl::UnimplementedError("grouped convolution is not supported");
     }
+    if (op.signed_io) {
+      return absl::UnimplementedError("s8 activations (io=s8) are not implemented on this path yet");
+    }
     if (vnni_ && op.dtype == DType::kFp32 && HasAvx512Bw() &&
         std::find(target.paths.begin(), target.paths.end(), "avx512bw") != target.paths.end()) {
       return absl::UnimplementedError("fp32 AVX-512 kernels are on the avx512bw path");

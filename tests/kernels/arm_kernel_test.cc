@@ -38,14 +38,14 @@ const char* const kPaths[] = {"neoni8mm", "neondot", "neon"};
 // Sampled configs per (path, shape, dtype): kept small for emulation.
 constexpr size_t kSampled = 8;
 
-using Param = std::tuple<const char*, ShapeCase, DType>;
+using Param = std::tuple<const char*, ShapeCase, TypeCase>;
 
 class ArmKernelTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
-  const auto& [path, shape, dtype] = GetParam();
+  const auto& [path, shape, type] = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
-  const std::string text = shape.Text(dtype);
+  const std::string text = shape.Text(type);
   auto op = ParseOpSpec(text);
   ASSERT_TRUE(op.ok()) << op.status();
   auto inst = MakeOpInstance(*op, 23);
@@ -55,7 +55,7 @@ TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
   ASSERT_TRUE(space.ok()) << space.status();
 
   const std::vector<Config> configs = DefaultAndSampled(*space, kSampled, text + path);
-  const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
+  const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|s8s8s8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
                                        "(c4|c8)?__") + path + "(_ld64)?");
   for (const Config& config : configs) {
     ASSERT_TRUE(ExpectMatchesReference(**inst, *space, config, target, name_re, text));
@@ -63,9 +63,8 @@ TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
 }
 
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [path, shape, dtype] = info.param;
-  return std::string(path) + "_" + std::string(DTypeName(dtype)) + "_" +
-         std::to_string(info.index);
+  const auto& [path, shape, type] = info.param;
+  return std::string(path) + "_" + type.Name() + "_" + std::to_string(info.index);
 }
 
 // int8 on every path, fp32 on neon (the only fp32 path).
@@ -73,8 +72,8 @@ std::vector<Param> AllParams() {
   std::vector<Param> params;
   for (const char* path : kPaths) {
     for (const ShapeCase& shape : kKernelShapes) {
-      params.emplace_back(path, shape, DType::kInt8);
-      if (std::string(path) == "neon") params.emplace_back(path, shape, DType::kFp32);
+      params.emplace_back(path, shape, kU8);
+      if (std::string(path) == "neon") params.emplace_back(path, shape, kF32);
     }
   }
   return params;

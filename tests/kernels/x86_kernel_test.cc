@@ -30,14 +30,14 @@ const char* const kPaths[] = {"avx512vnni", "avx512bw", "avx2"};
 
 constexpr size_t kSampled = 24;
 
-using Param = std::tuple<const char*, ShapeCase, DType>;
+using Param = std::tuple<const char*, ShapeCase, TypeCase>;
 
 class X86KernelTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(X86KernelTest, SampledConfigsMatchTheReference) {
-  const auto& [path, shape, dtype] = GetParam();
+  const auto& [path, shape, type] = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
-  const std::string text = shape.Text(dtype);
+  const std::string text = shape.Text(type);
   auto op = ParseOpSpec(text);
   ASSERT_TRUE(op.ok()) << op.status();
   auto inst = MakeOpInstance(*op, 17);
@@ -47,7 +47,7 @@ TEST_P(X86KernelTest, SampledConfigsMatchTheReference) {
   ASSERT_TRUE(space.ok()) << space.status();
 
   const std::vector<Config> configs = DefaultAndSampled(*space, kSampled, text + path);
-  const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
+  const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|s8s8s8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
                                        "(c4|c2)?__") + path);
   for (const Config& config : configs) {
     const auto name = ExpectMatchesReference(**inst, *space, config, target, name_re, text);
@@ -59,15 +59,14 @@ TEST_P(X86KernelTest, SampledConfigsMatchTheReference) {
 }
 
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [path, shape, dtype] = info.param;
-  return std::string(path) + "_" + std::string(DTypeName(dtype)) + "_" +
-         std::to_string(info.index);
+  const auto& [path, shape, type] = info.param;
+  return std::string(path) + "_" + type.Name() + "_" + std::to_string(info.index);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, X86KernelTest,
                          ::testing::Combine(::testing::ValuesIn(kPaths),
                                             ::testing::ValuesIn(kKernelShapes),
-                                            ::testing::Values(DType::kInt8, DType::kFp32)),
+                                            ::testing::Values(kU8, kF32)),
                          ParamName);
 
 // Runs the default and 6 sampled configs of `op` on `path` with `data` and
