@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <regex>
 #include <string>
@@ -62,6 +63,7 @@ struct TypeCase {
   // Part of parameterised test names: "int8" (u8 activations), "s8", "fp32".
   std::string Name() const { return signed_io ? "s8" : std::string(DTypeName(dtype)); }
 };
+inline void PrintTo(const TypeCase& t, std::ostream* os) { *os << t.Name(); }
 inline constexpr TypeCase kU8{DType::kInt8, false};
 inline constexpr TypeCase kS8{DType::kInt8, true};
 inline constexpr TypeCase kF32{DType::kFp32, false};
@@ -127,6 +129,8 @@ struct ShapeCase {
            (type.signed_io ? ",io=s8" : "");
   }
 };
+
+inline void PrintTo(const ShapeCase& c, std::ostream* os) { *os << c.kind << "/" << c.fields; }
 
 inline const ShapeCase kKernelShapes[] = {
     {"conv2d", "H=9,W=11,C=5,K=13,R=3,S=3,pad=1"},
