@@ -78,9 +78,6 @@ class DepthwiseFamily final : public KernelFamily {
     if (op.kind != OpKind::kDepthwiseConv2d) {
       return absl::UnimplementedError("only depthwise_conv2d");
     }
-    if (op.signed_io) {
-      return absl::UnimplementedError("s8 activations (io=s8) are not implemented on this path yet");
-    }
     // The VNNI kernels differ from the AVX-512BW ones in int8 only.
     if (path_ == "avx512vnni" && op.dtype == DType::kFp32 && CpuSupports("avx512bw") &&
         std::find(target.paths.begin(), target.paths.end(), "avx512bw") != target.paths.end()) {
