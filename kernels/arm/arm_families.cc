@@ -70,9 +70,6 @@ class ArmFamily final : public KernelFamily {
     if (op.kind == OpKind::kConv2d && op.groups != 1) {
       return absl::UnimplementedError("grouped convolution is not supported");
     }
-    if (op.signed_io) {
-      return absl::UnimplementedError("s8 activations (io=s8) are not implemented on this path yet");
-    }
     if (op.dtype == DType::kFp32 && !fp32_) {
       return absl::UnimplementedError("fp32 kernels are on the neon path");
     }
