@@ -127,10 +127,7 @@ INSTANTIATE_TEST_SUITE_P(Paths, ArmTileTest,
                                            std::make_tuple("neon", kU8),
                                            std::make_tuple("neon", kS8),
                                            std::make_tuple("neon", kF32)),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param)) + "_" +
-                                  std::get<1>(info.param).Name();
-                         });
+                         PathTypeName());
 
 // Extremes: x in {0, 255} (s8 -128 / 127 after the offset), weights -128 and
 // 127, input zero points 0 and 255 (compensation of +-128 * sum w), padding;
@@ -191,10 +188,7 @@ TEST_P(ArmExtremesTest, ExtremeValuesAreExact) {
 INSTANTIATE_TEST_SUITE_P(Paths, ArmExtremesTest,
                          ::testing::Combine(::testing::ValuesIn(kPaths),
                                             ::testing::ValuesIn(kInt8Types)),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param)) + "_" +
-                                  std::get<1>(info.param).Name();
-                         });
+                         PathTypeName());
 
 // The ARM paths a CPU offers follow getauxval; without dot product (Cortex-A53
 // under qemu: QEMU_CPU=cortex-a53, see tests/kernels/CMakeLists.txt) the

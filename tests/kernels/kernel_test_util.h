@@ -12,6 +12,7 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -69,6 +70,15 @@ inline constexpr TypeCase kS8{DType::kInt8, true};
 inline constexpr TypeCase kF32{DType::kFp32, false};
 inline constexpr TypeCase kAllTypes[] = {kU8, kS8, kF32};
 inline constexpr TypeCase kInt8Types[] = {kU8, kS8};
+
+// Names the instances of a test parameterised by (path, TypeCase), e.g.
+// "neondot_s8": pass an object as INSTANTIATE_TEST_SUITE_P's last argument.
+struct PathTypeName {
+  template <typename Param>
+  std::string operator()(const ::testing::TestParamInfo<Param>& info) const {
+    return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param).Name();
+  }
+};
 
 // The `dtypes` part of the names of `op`'s kernels (docs/kernel-naming.md).
 inline std::string KernelDTypes(const OpSpec& op) {

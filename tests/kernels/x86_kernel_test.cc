@@ -142,10 +142,7 @@ TEST_P(X86SaturationTest, ExtremePairsAreExact) {
 INSTANTIATE_TEST_SUITE_P(Paths, X86SaturationTest,
                          ::testing::Combine(::testing::ValuesIn(kPaths),
                                             ::testing::ValuesIn(kInt8Types)),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param)) + "_" +
-                                  std::get<1>(info.param).Name();
-                         });
+                         PathTypeName());
 
 // Scales large enough that float(acc) * scale leaves the int32 range (up to
 // +-inf): the kernels must clamp like the reference instead of converting.
@@ -177,7 +174,7 @@ TEST_P(X86SaturationTest, PartialChannelBlocksForEveryVectorCount) {
   const std::string path = path_name;
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
   const std::string io = type.signed_io ? ",io=s8" : "";
-  for (const std::string spec : {"conv2d/int8/H=4,W=9,C=12,K=60,R=3,S=3,pad=1,act=relu" + io,
+  for (const std::string& spec : {"conv2d/int8/H=4,W=9,C=12,K=60,R=3,S=3,pad=1,act=relu" + io,
                                  "conv2d/int8/H=4,W=9,C=12,K=60,R=3,S=3,pad=1,act=relu6" + io,
                                  std::string("conv2d/fp32/H=4,W=9,C=12,K=60,R=3,S=3,pad=1,act=relu6"),
                                  "dense/int8/N=3,C=20,K=123" + io}) {
