@@ -75,7 +75,7 @@ class OneDnnOpImpl final : public OneDnnOp {
   void Build(const kernels::OpInstance& inst) {
     const OpSpec& op = inst.op;
     const bool int8 = op.dtype == DType::kInt8;
-    const Dt src_dt = int8 ? Dt::u8 : Dt::f32;
+    const Dt src_dt = int8 ? (op.signed_io ? Dt::s8 : Dt::u8) : Dt::f32;  // also dst
     const Dt wei_dt = int8 ? Dt::s8 : Dt::f32;
     const Dt bias_dt = int8 ? Dt::s32 : Dt::f32;
     const kernels::QuantParams& q = inst.data.quant;

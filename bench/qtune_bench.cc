@@ -559,6 +559,11 @@ QtuneChoice ChooseKernel(const OpInstance& inst, int threads, const Options& o, 
 
 // ------------------------------------------------- output comparison
 
+// The value of an int8 activation byte: u8, or s8 for io=s8.
+int64_t ByteValue(const OpSpec& op, uint8_t b) {
+  return op.signed_io ? int64_t{static_cast<int8_t>(b)} : int64_t{b};
+}
+
 // The int32 accumulator of output element `index` without bias:
 // sum (x - input_zero_point) * w over the in-bounds taps.
 int64_t Accumulator(const OpInstance& inst, int64_t index) {
@@ -579,7 +584,7 @@ int64_t Accumulator(const OpInstance& inst, int64_t index) {
       if (iw < 0 || iw >= op.w) continue;
       const uint8_t* in = x + ((int64_t{n} * op.h + ih) * op.w + iw) * op.c;
       const int8_t* w = inst.data.weights_s8.data() + ((int64_t{k} * op.r + r) * op.s + s) * op.c;
-      for (int c = 0; c < op.c; ++c) acc += (int64_t{in[c]} - zp) * w[c];
+      for (int c = 0; c < op.c; ++c) acc += (ByteValue(op, in[c]) - zp) * w[c];
     }
   }
   return acc;
@@ -588,8 +593,8 @@ int64_t Accumulator(const OpInstance& inst, int64_t index) {
 // oneDNN's int8 epilogue as we model it (docs/bench.md): the accumulator and
 // the bias are converted to float and added, multiplied by the scale, the
 // activation applied, the zero point added in float, then saturated to
-// [0, 255] and rounded to nearest even. The reference instead rounds before
-// adding the zero point.
+// [0, 255] ([-128, 127] for io=s8) and rounded to nearest even. The
+// reference instead rounds before adding the zero point.
 int OneDnnModel(const OpInstance& inst, int64_t index) {
   const kernels::QuantParams& q = inst.data.quant;
   const int k = static_cast<int>(index % inst.op.k);
@@ -599,7 +604,8 @@ int OneDnnModel(const OpInstance& inst, int64_t index) {
   v = std::max(v, static_cast<float>(q.output_min - q.output_zero_point));
   v = std::min(v, static_cast<float>(q.output_max - q.output_zero_point));
   v += static_cast<float>(q.output_zero_point);
-  v = std::min(std::max(v, 0.0f), 255.0f);
+  v = std::min(std::max(v, static_cast<float>(kernels::ActivationMin(inst.op))),
+               static_cast<float>(kernels::ActivationMax(inst.op)));
   return static_cast<int>(std::nearbyint(v));
 }
 
@@ -634,13 +640,15 @@ DiffCount CountDiff(const OpInstance& inst, const uint8_t* ours, const uint8_t* 
     if (interior_only && HasPaddedTap(inst.op, i)) continue;
     ++d.compared;
     const int model = OneDnnModel(inst, i);
-    if (model != theirs[i]) ++d.model_misses;
-    if (ours[i] == theirs[i]) continue;
+    const int our = static_cast<int>(ByteValue(inst.op, ours[i]));
+    const int their = static_cast<int>(ByteValue(inst.op, theirs[i]));
+    if (model != their) ++d.model_misses;
+    if (our == their) continue;
     ++d.differ;
-    d.max_abs = std::max(d.max_abs, std::abs(int{ours[i]} - int{theirs[i]}));
-    if (model == theirs[i]) ++d.explained;
+    d.max_abs = std::max(d.max_abs, std::abs(our - their));
+    if (model == their) ++d.explained;
     if (d.examples.size() < 3) {
-      d.examples.push_back(absl::StrCat(i, ": ", ours[i], " vs ", theirs[i], " (model ", model, ")"));
+      d.examples.push_back(absl::StrCat(i, ": ", our, " vs ", their, " (model ", model, ")"));
     }
   }
   return d;

@@ -19,6 +19,7 @@
 #include "kernels/arm/cpu_clusters.h"
 #include "kernels/arm/micro.h"
 #include "kernels/generic/direct_conv_impl.h"
+#include "kernels/src/kernel_family.h"
 #include "kernels/src/strings.h"
 #include "kernels/src/thread_pool.h"
 #include "qtune/kernels/kernel.h"
@@ -105,7 +106,8 @@ class ArmConvKernel final : public Kernel {
   absl::Status Init(const OpData& data) {
     const bool int8 = IsInt8(p_.kind);
     const bool dense = op_.kind == OpKind::kDense;
-    name_ = absl::StrCat(internal::Sv(OpKindName(op_.kind)), int8 ? "_u8s8u8_" : "_f32_",
+    name_ = absl::StrCat(internal::Sv(OpKindName(op_.kind)), "_",
+                         internal::Sv(internal::DTypesName(op_)), "_",
                          dense ? "gemm_" : "direct_", p_.tile.mr, "x", p_.tile.nr,
                          KindTag(p_.kind), "__", p_.path,
                          p_.load == LoadVariant::kLd64 ? "_ld64" : "");
@@ -131,17 +133,19 @@ class ArmConvKernel final : public Kernel {
     chunks_per_row_ = (g_.out_w + chunk_ - 1) / chunk_;
     spatial_items_ = static_cast<size_t>(g_.n) * g_.out_h * chunks_per_row_;
 
-    // Staging: int8 always (u8 ^ 0x80 = u8 - 128 as s8); fp32 with padding or
-    // channels that are not a multiple of the unit. Padding holds the input
-    // zero point (its s8 form), so that with the compensation below a
-    // padding tap contributes exactly 0.
+    // Staging: int8 always, as s8 (u8: x ^ 0x80 = x - 128; s8: x itself);
+    // fp32 with padding or channels that are not a multiple of the unit.
+    // Padding holds the input zero point (its staged form), so that with
+    // the compensation below a padding tap contributes exactly 0.
+    flip_ = int8 && !op_.signed_io ? 0x80 : 0;
     staged_input_ = int8 || g_.padded || g_.cp != g_.c;
     if (staged_input_) {
       const size_t elements = static_cast<size_t>(g_.n) * g_.hp * g_.wp * g_.cp;
       staged_ = AlignedBuffer(elements * ib_ + kSlackBytes);
       if (staged_.data() == nullptr) return absl::ResourceExhaustedError("staging buffer");
       if (int8) {
-        std::memset(staged_.data(), data.quant.input_zero_point ^ 0x80, staged_.size());
+        std::memset(staged_.data(), static_cast<uint8_t>(data.quant.input_zero_point) ^ flip_,
+                    staged_.size());
       }
     }
     PackWeights(data);
@@ -202,8 +206,9 @@ class ArmConvKernel final : public Kernel {
   }
 
   // Bias rows (NR-padded) and requantisation constants. int8: the kernels
-  // compute sum (x - 128) * w over every tap (padding holds zx - 128), so
-  // bias' = bias + (128 - zx) * sum w gives bias + sum (x - zx) * w exactly
+  // compute sum (x - off) * w over every tap, off = 128 for u8 inputs (the
+  // staged x ^ 0x80) and 0 for s8 ones, with padding holding zx - off; so
+  // bias' = bias + (off - zx) * sum w gives bias + sum (x - zx) * w exactly
   // (int32 wrap-around, as in the reference).
   void MakeEpilogue(const OpData& data) {
     const size_t padded = static_cast<size_t>(nkb_) * nr_;
@@ -222,7 +227,7 @@ class ArmConvKernel final : public Kernel {
     int32_t* b = bias_.as<int32_t>();
     float* sc = scale_.as<float>();
     const size_t per_k = static_cast<size_t>(g_.taps()) * g_.c;
-    const int64_t shift = 128 - q.input_zero_point;
+    const int64_t shift = (flip_ != 0 ? 128 : 0) - q.input_zero_point;
     for (size_t k = 0; k < padded; ++k) {
       sc[k] = 1.0f;
       if (k >= static_cast<size_t>(g_.k)) continue;
@@ -248,7 +253,7 @@ class ArmConvKernel final : public Kernel {
                      ((n * g_.hp + y + g_.pad_top) * g_.wp + g_.pad_left) * g_.cp * ib_;
       for (int x = 0; x < g_.w; ++x) {
         if (int8) {
-          for (int c = 0; c < g_.c; ++c) dst[c] = src[c] ^ 0x80;
+          for (int c = 0; c < g_.c; ++c) dst[c] = src[c] ^ flip_;
         } else {
           std::memcpy(dst, src, g_.c * ib_);
         }
@@ -315,6 +320,7 @@ class ArmConvKernel final : public Kernel {
   std::vector<ptrdiff_t> taps_;
   std::vector<int> cpus_;
   bool staged_input_ = false;
+  uint8_t flip_ = 0;  // int8 staging: x ^ flip_ is the s8 the kernels multiply
   AlignedBuffer staged_, weights_, bias_, scale_;
   Epilogue ep_;
   internal::ThreadPool pool_;

@@ -1,6 +1,7 @@
 // File: arm_conv.h (internal)
 // The AArch64 convolution / dense kernel around the microkernels of micro.h:
-// input staging (u8 ^ 0x80 for int8, spatial and channel padding), weight
+// input staging (int8 as s8: u8 ^ 0x80, s8 as is; spatial and channel
+// padding), weight
 // prepacking per microkernel kind, zero-point compensation folded into the
 // int32 bias, channel blocking, threading and cluster pinning. See
 // docs/kernels-arm.md.

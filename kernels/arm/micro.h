@@ -46,7 +46,7 @@ struct Epilogue {
 
 struct MicroArgs {
   // MR row pointers into the staged input (element type of the kind: s8 for
-  // int8 = u8 ^ 0x80, float for fp32), at the pixel's first tap.
+  // int8 (u8 inputs as u8 ^ 0x80), float for fp32), at the pixel's first tap.
   const void* const* x;
   const ptrdiff_t* taps;  // element offset of every filter tap
   int num_taps;
@@ -63,7 +63,7 @@ struct MicroArgs {
   // read when load_acc, written unless store_out.
   void* acc;
   bool load_acc, store_out;
-  // Output (u8 or float) of the tile's first pixel; rows `out_stride`
+  // Output (u8, s8 or float) of the tile's first pixel; rows `out_stride`
   // elements apart; only rows < rows and columns < cols are written.
   void* out;
   ptrdiff_t out_stride;

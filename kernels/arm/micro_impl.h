@@ -98,10 +98,11 @@ inline void InitRows(V (&acc)[MR][NV], const MicroArgs& a) {
   }
 }
 
-// Requantises one row of NV vectors into u8 and stores `cols` of them.
+// Requantises one row of NV vectors into u8 or s8 (the clamp bounds decide)
+// and stores `cols` of them.
 template <int NV>
-inline void StoreRowU8(const int32x4_t (&acc)[NV], const float* scale, const Epilogue& ep,
-                       uint8_t* out, int cols) {
+inline void StoreRowInt8(const int32x4_t (&acc)[NV], const float* scale, const Epilogue& ep,
+                         uint8_t* out, int cols) {
   const float32x4_t lo = vdupq_n_f32(ep.lo), hi = vdupq_n_f32(ep.hi);
   const int32x4_t zp = vdupq_n_s32(ep.zero_point);
   int32x4_t q[(NV + 1) / 2 * 2];
@@ -114,10 +115,12 @@ inline void StoreRowU8(const int32x4_t (&acc)[NV], const float* scale, const Epi
     q[j] = vaddq_s32(vcvtnq_s32_f32(f), zp);
   }
   if constexpr (NV % 2 == 1) q[NV] = vdupq_n_s32(0);
+  // Every q lies in [output_min, output_max], inside the u8 or s8 range, so
+  // truncating narrows (xtn) give the output bytes of either type.
   alignas(16) uint8_t bytes[(NV + 1) / 2 * 8];
   QTUNE_UNROLL for (int j = 0; j < NV; j += 2) {
-    const int16x8_t h = vcombine_s16(vqmovn_s32(q[j]), vqmovn_s32(q[j + 1]));
-    vst1_u8(bytes + 4 * j, vqmovun_s16(h));
+    const int16x8_t h = vcombine_s16(vmovn_s32(q[j]), vmovn_s32(q[j + 1]));
+    vst1_u8(bytes + 4 * j, vreinterpret_u8_s8(vmovn_s16(h)));
   }
   if (cols == NV * 4) {
     std::memcpy(out, bytes, NV * 4);
@@ -153,7 +156,7 @@ inline void FinishRows(V (&acc)[MR][NV], const MicroArgs& a) {
   QTUNE_UNROLL for (int m = 0; m < MR; ++m) {
     if (m >= a.rows) break;
     if constexpr (std::is_same_v<T, int32_t>) {
-      StoreRowU8<NV>(acc[m], a.scale, *a.ep,
+      StoreRowInt8<NV>(acc[m], a.scale, *a.ep,
                      static_cast<uint8_t*>(a.out) + m * a.out_stride, a.cols);
     } else {
       StoreRowF32<NV>(acc[m], *a.ep, static_cast<float*>(a.out) + m * a.out_stride, a.cols);
@@ -168,7 +171,7 @@ constexpr bool WideA(int accumulators, int a_regs, int b_regs) {
 }
 
 // ---------------------------------------------------------------------------
-// int8 by sdot: weights [t][c/4][NR][4] s8, inputs s8 (u8 ^ 0x80)
+// int8 by sdot: weights [t][c/4][NR][4] s8, inputs s8 (u8 inputs as u8 ^ 0x80)
 // ---------------------------------------------------------------------------
 #if defined(__ARM_FEATURE_DOTPROD)
 // The 4x16 sdot kernel scheduled by hand for in-order cores (Cortex-A55),

@@ -1,8 +1,8 @@
 // File: depthwise.h (internal)
 // The depthwise conv2d kernel families ("depthwise_avx512vnni",
-// "depthwise_avx512bw", "depthwise_avx2", "depthwise_generic"): NHWC u8/f32 activations, weights
-// [R][S][C] prepacked once into channel tiles, any kernel size, stride,
-// padding and dilation, requantisation fused.
+// "depthwise_avx512bw", "depthwise_avx2", "depthwise_generic"): NHWC
+// u8/s8/f32 activations, weights [R][S][C] prepacked once into channel
+// tiles, any kernel size, stride, padding and dilation, requantisation fused.
 //
 // Structure. A microkernel computes a register tile of tile_h output rows x
 // tile_w output columns x (16 * nv) channels: for each tap it loads the

@@ -30,7 +30,7 @@ constexpr int kMaxTileH = 4;
 
 int CeilDiv(int a, int b) { return (a + b - 1) / b; }
 
-// int8: activations u8, packed weights/bias int32; fp32: all float.
+// int8: activations u8 or s8 (bytes), packed weights/bias int32; fp32: all float.
 template <typename T>
 struct Types;
 template <>
@@ -104,8 +104,8 @@ class DepthwiseKernel final : public Kernel {
 
   // Resolves every microkernel Execute() may call. False when one is missing.
   bool Resolve(const MicroSet& micros) {
-    auto lookup = micros.int8;
-    auto lookup_row = micros.int8_row;
+    auto lookup = op_.signed_io ? micros.int8_s8 : micros.int8;
+    auto lookup_row = op_.signed_io ? micros.int8_s8_row : micros.int8_row;
     if constexpr (std::is_same_v<T, float>) {
       lookup = micros.fp32;
       lookup_row = micros.fp32_row;
@@ -260,8 +260,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> CreateDepthwiseKernel(const OpSpec& op,
   }
   const bool int8 = op.dtype == DType::kInt8;
   const std::string name =
-      absl::StrCat("depthwise_conv2d_", int8 ? "u8s8u8" : "f32", "_direct_", params.tile_h, "x",
-                   params.tile_w, "x", params.tile_c, "__", internal::Sv(path));
+      absl::StrCat("depthwise_conv2d_", internal::Sv(internal::DTypesName(op)), "_direct_",
+                   params.tile_h, "x", params.tile_w, "x", params.tile_c, "__", internal::Sv(path));
   auto missing = [&] {
     return absl::InvalidArgumentError(
         absl::StrCat("depthwise kernel: tile ", params.tile_h, "x", params.tile_w, "x",
@@ -269,6 +269,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> CreateDepthwiseKernel(const OpSpec& op,
   };
   if (int8) {
     const QuantParams& q = data.quant;
+    // u8 and s8 activations alike: the padding row holds the zero point's
+    // byte, and the bias folds -zx * sum(w) (s8 inputs are sign-extended).
     auto kernel = std::make_unique<DepthwiseKernel<uint8_t>>(name, op, params);
     kernel->Pack(data.weights_s8.data(), data.bias_s32, q.requant_scale,
                  static_cast<uint8_t>(q.input_zero_point));

@@ -33,7 +33,7 @@ struct MicroArgs {
   ptrdiff_t pix_step;   // elements between the inputs of adjacent output columns
   int c0;               // first channel of the tile
   int c_valid;          // channels in the tile (<= 16 * nv; < when `tail`)
-  const void* weights;  // [num_taps][16 * nv] int32 (int8 ops) or float
+  const void* weights;  // [num_taps][16 * nv] int32 (int8 ops: sign-extended) or float
   const void* bias;     // [16 * nv] int32 (zero-point compensated) or float
   const float* scale;   // [16 * nv] requantisation scales (int8 ops)
   void* const* out;     // [tile_h] output pointer (element 0 of the first column)
@@ -50,7 +50,8 @@ using Micro = void (*)(const MicroArgs& args);
 // 16 * nv]; otherwise it is exactly 16 * nv.
 struct MicroSet {
   int max_accumulators;  // tile_h * tile_w * nv budget of the ISA
-  Micro (*int8)(int tile_h, int tile_w, int nv, bool tail);
+  Micro (*int8)(int tile_h, int tile_w, int nv, bool tail);     // u8 activations
+  Micro (*int8_s8)(int tile_h, int tile_w, int nv, bool tail);  // s8 activations
   Micro (*fp32)(int tile_h, int tile_w, int nv, bool tail);
   // Row microkernels for kernel width `s` and horizontal stride `stride_w`
   // (dilation 1; kRowShapes), without channel tail: each input column of a
@@ -59,6 +60,7 @@ struct MicroSet {
   // tap pointers of s = 0 (taps[i * num_taps + r * s]) and step between input
   // columns by out_step (= C). Null when not compiled.
   Micro (*int8_row)(int tile_h, int tile_w, int nv, int s, int stride_w);
+  Micro (*int8_s8_row)(int tile_h, int tile_w, int nv, int s, int stride_w);
   Micro (*fp32_row)(int tile_h, int tile_w, int nv, int s, int stride_w);
 };
 

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
@@ -129,51 +130,95 @@ inline void StorePartial(uint8_t* dst, U8x16 v, int n) {
   }
 }
 
-// Zero-extends 16 bytes to 16 lanes of 32 bits.
+// Widens 16 bytes to 16 lanes of 32 bits: zero-extends u8, sign-extends
+// s8 (kS8).
+template <bool kS8>
 inline U32v Widen(U8x16 x) {
   U32v r;
 #if defined(QTUNE_DW_AVX512)
   __m128i v;
   std::memcpy(&v, &x, sizeof(v));
-  // The maskz form: the unmasked intrinsic trips -Wmaybe-uninitialized in GCC 12.
-  const __m512i w = _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xFFFF), v);
+  // The maskz forms: the unmasked intrinsics trip -Wmaybe-uninitialized in GCC 12.
+  const __m512i w = kS8 ? _mm512_maskz_cvtepi8_epi32(static_cast<__mmask16>(0xFFFF), v)
+                        : _mm512_maskz_cvtepu8_epi32(static_cast<__mmask16>(0xFFFF), v);
   std::memcpy(&r.p[0], &w, sizeof(w));
 #elif defined(__AVX2__)
   __m128i v;
   std::memcpy(&v, &x, sizeof(v));
-  const __m256i w0 = _mm256_cvtepu8_epi32(v), w1 = _mm256_cvtepu8_epi32(_mm_srli_si128(v, 8));
+  const __m128i v1 = _mm_srli_si128(v, 8);
+  const __m256i w0 = kS8 ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+  const __m256i w1 = kS8 ? _mm256_cvtepi8_epi32(v1) : _mm256_cvtepu8_epi32(v1);
   std::memcpy(&r.p[0], &w0, sizeof(w0));
   std::memcpy(&r.p[1], &w1, sizeof(w1));
 #elif defined(__SSE2__)
   __m128i v;
   std::memcpy(&v, &x, sizeof(v));
-  const __m128i z = _mm_setzero_si128();
-  const __m128i lo = _mm_unpacklo_epi8(v, z), hi = _mm_unpackhi_epi8(v, z);
-  const __m128i w[4] = {_mm_unpacklo_epi16(lo, z), _mm_unpackhi_epi16(lo, z),
-                        _mm_unpacklo_epi16(hi, z), _mm_unpackhi_epi16(hi, z)};
+  __m128i w[4];
+  if constexpr (kS8) {
+    // Each byte into the high half of its 16/32-bit lane, then arithmetic
+    // shifts back down.
+    const __m128i lo = _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8);
+    const __m128i hi = _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8);
+    w[0] = _mm_srai_epi32(_mm_unpacklo_epi16(lo, lo), 16);
+    w[1] = _mm_srai_epi32(_mm_unpackhi_epi16(lo, lo), 16);
+    w[2] = _mm_srai_epi32(_mm_unpacklo_epi16(hi, hi), 16);
+    w[3] = _mm_srai_epi32(_mm_unpackhi_epi16(hi, hi), 16);
+  } else {
+    const __m128i z = _mm_setzero_si128();
+    const __m128i lo = _mm_unpacklo_epi8(v, z), hi = _mm_unpackhi_epi8(v, z);
+    w[0] = _mm_unpacklo_epi16(lo, z);
+    w[1] = _mm_unpackhi_epi16(lo, z);
+    w[2] = _mm_unpacklo_epi16(hi, z);
+    w[3] = _mm_unpackhi_epi16(hi, z);
+  }
   for (int k = 0; k < 4; ++k) std::memcpy(&r.p[k], &w[k], sizeof(w[k]));
 #elif defined(__ARM_NEON)
   uint8x16_t v;
   std::memcpy(&v, &x, sizeof(v));
-  const uint16x8_t lo = vmovl_u8(vget_low_u8(v)), hi = vmovl_u8(vget_high_u8(v));
-  const uint32x4_t w[4] = {vmovl_u16(vget_low_u16(lo)), vmovl_u16(vget_high_u16(lo)),
-                           vmovl_u16(vget_low_u16(hi)), vmovl_u16(vget_high_u16(hi))};
+  uint32x4_t w[4];
+  if constexpr (kS8) {
+    const int8x16_t s = vreinterpretq_s8_u8(v);
+    const int16x8_t lo = vmovl_s8(vget_low_s8(s)), hi = vmovl_s8(vget_high_s8(s));
+    w[0] = vreinterpretq_u32_s32(vmovl_s16(vget_low_s16(lo)));
+    w[1] = vreinterpretq_u32_s32(vmovl_s16(vget_high_s16(lo)));
+    w[2] = vreinterpretq_u32_s32(vmovl_s16(vget_low_s16(hi)));
+    w[3] = vreinterpretq_u32_s32(vmovl_s16(vget_high_s16(hi)));
+  } else {
+    const uint16x8_t lo = vmovl_u8(vget_low_u8(v)), hi = vmovl_u8(vget_high_u8(v));
+    w[0] = vmovl_u16(vget_low_u16(lo));
+    w[1] = vmovl_u16(vget_high_u16(lo));
+    w[2] = vmovl_u16(vget_low_u16(hi));
+    w[3] = vmovl_u16(vget_high_u16(hi));
+  }
   for (int k = 0; k < 4; ++k) std::memcpy(&r.p[k], &w[k], sizeof(w[k]));
 #else
-  typedef uint8_t U8Part __attribute__((vector_size(kNativeLanes)));
+  using B = std::conditional_t<kS8, int8_t, uint8_t>;
+  typedef B BPart __attribute__((vector_size(kNativeLanes)));
+  typedef int32_t I32Part __attribute__((vector_size(kNativeLanes * 4)));
   for (int k = 0; k < kParts; ++k) {
-    U8Part b;
+    BPart b;
     std::memcpy(&b, reinterpret_cast<const uint8_t*>(&x) + k * kNativeLanes, sizeof(b));
-    r.p[k] = __builtin_convertvector(b, U32v::Native);
+    r.p[k] = reinterpret_cast<U32v::Native>(__builtin_convertvector(b, I32Part));
   }
 #endif
   return r;
 }
 
-// acc + x * w per 32-bit lane, for x in [0, 255] (high 16 bits zero) and w a
-// sign-extended int8: the 16-bit multiply-add instructions compute
-// x.lo * w.lo + x.hi * w.hi = x * w + 0 exactly, in fewer micro-ops than a
-// 32-bit multiply (and fused with the addition by AVX512-VNNI vpdpwssd).
+// Whether MulAddPart multiplies 16-bit halves (pmaddwd); else it multiplies
+// whole 32-bit lanes.
+#if defined(QTUNE_DW_AVX512) || defined(__AVX2__) || defined(__SSE2__)
+constexpr bool kMadd16 = true;
+#else
+constexpr bool kMadd16 = false;
+#endif
+
+// acc + x * w per 32-bit lane, where one of x and w has its high 16 bits
+// zero and the other is a sign-extended int8 or a u8: the 16-bit
+// multiply-add instructions compute x.lo * w.lo + x.hi * w.hi = x * w + 0
+// exactly, in fewer micro-ops than a 32-bit multiply (and fused with the
+// addition by AVX512-VNNI vpdpwssd). u8 inputs are zero-extended (high half
+// zero) against sign-extended weights; s8 inputs are sign-extended against
+// weights whose high half is cleared (Int8Ops::Weight).
 template <typename N>
 inline N MulAddPart(N acc, N x, N w) {
 #if defined(QTUNE_DW_AVX512) || defined(__AVX2__) || defined(__SSE2__)
@@ -204,23 +249,32 @@ inline N MulAddPart(N acc, N x, N w) {
 #endif
 }
 
-// Narrows 16 lanes holding values in [0, 255] to bytes.
+// Narrows 16 lanes holding values in [0, 255] (u8) or [-128, 127] (s8,
+// kS8) to bytes.
+template <bool kS8>
 inline U8x16 Narrow(const I32v& q) {
   U8x16 r;
 #if defined(QTUNE_DW_AVX512)
-  r = __builtin_convertvector(q.p[0], U8x16);
+  r = __builtin_convertvector(q.p[0], U8x16);  // truncation keeps either range
 #elif defined(__SSE2__)
   __m128i part[4];
   std::memcpy(part, q.p, sizeof(part));
-  const __m128i packed = _mm_packus_epi16(_mm_packs_epi32(part[0], part[1]),
-                                          _mm_packs_epi32(part[2], part[3]));
+  const __m128i lo = _mm_packs_epi32(part[0], part[1]), hi = _mm_packs_epi32(part[2], part[3]);
+  const __m128i packed = kS8 ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
   std::memcpy(&r, &packed, sizeof(r));
 #elif defined(__ARM_NEON)
   int32x4_t part[4];
   std::memcpy(part, q.p, sizeof(part));
-  const uint16x8_t lo = vcombine_u16(vqmovun_s32(part[0]), vqmovun_s32(part[1]));
-  const uint16x8_t hi = vcombine_u16(vqmovun_s32(part[2]), vqmovun_s32(part[3]));
-  const uint8x16_t packed = vcombine_u8(vqmovn_u16(lo), vqmovn_u16(hi));
+  uint8x16_t packed;
+  if constexpr (kS8) {
+    const int16x8_t lo = vcombine_s16(vqmovn_s32(part[0]), vqmovn_s32(part[1]));
+    const int16x8_t hi = vcombine_s16(vqmovn_s32(part[2]), vqmovn_s32(part[3]));
+    packed = vreinterpretq_u8_s8(vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi)));
+  } else {
+    const uint16x8_t lo = vcombine_u16(vqmovun_s32(part[0]), vqmovun_s32(part[1]));
+    const uint16x8_t hi = vcombine_u16(vqmovun_s32(part[2]), vqmovun_s32(part[3]));
+    packed = vcombine_u8(vqmovn_u16(lo), vqmovn_u16(hi));
+  }
   std::memcpy(&r, &packed, sizeof(r));
 #else
   typedef uint8_t U8Part __attribute__((vector_size(kNativeLanes)));
@@ -232,13 +286,15 @@ inline U8x16 Narrow(const I32v& q) {
   return r;
 }
 
-// The int8 arithmetic: acc = bias' + sum x * w in wrapping 32-bit lanes
-// (bias' holds -zx * sum(w); padded taps read zx), then the requantisation of
-// reference.h: clamp in float against integer bounds (equivalent to clamping
-// after rounding), round to nearest even with the 1.5 * 2^23 addend (exact
-// for |v| <= 2^22; the clamped v is within [-255, 255]), add the zero point.
+// The int8 arithmetic, u8 or s8 (kS8) activations: acc = bias' + sum x * w
+// in wrapping 32-bit lanes (bias' holds -zx * sum(w); padded taps read zx),
+// then the requantisation of reference.h: clamp in float against integer
+// bounds (equivalent to clamping after rounding), round to nearest even with
+// the 1.5 * 2^23 addend (exact for |v| <= 2^22; the clamped v is within
+// [-255, 255]), add the zero point.
+template <bool kS8>
 struct Int8Ops {
-  using In = uint8_t;
+  using In = uint8_t;  // the element bytes, u8 or s8
   using W = int32_t;
   using Acc = U32v;
 
@@ -250,15 +306,23 @@ struct Int8Ops {
     return U32v::Load(reinterpret_cast<const uint32_t*>(static_cast<const int32_t*>(bias)) +
                       kLanes * v);
   }
-  static Acc Weight(const W* w) { return U32v::Load(reinterpret_cast<const uint32_t*>(w)); }
+  // The packed weights are sign-extended int8; against sign-extended s8
+  // inputs the 16-bit multiply-add needs their high half cleared.
+  static Acc Weight(const W* w) {
+    Acc v = U32v::Load(reinterpret_cast<const uint32_t*>(w));
+    if constexpr (kS8 && kMadd16) {
+      for (int k = 0; k < kParts; ++k) v.p[k] &= 0xFFFFu;
+    }
+    return v;
+  }
   template <bool kTail>
   static Acc Input(const In* p, int n) {
     if constexpr (kTail) {
-      return Widen(LoadPartial(p, n));
+      return Widen<kS8>(LoadPartial(p, n));
     } else {
       U8x16 x;
       std::memcpy(&x, p, sizeof(x));
-      return Widen(x);
+      return Widen<kS8>(x);
     }
   }
   static void MulAdd(Acc& acc, const Acc& x, const Acc& w) {
@@ -277,7 +341,7 @@ struct Int8Ops {
       y = (y + kRound) - kRound;
       q.p[k] = __builtin_convertvector(y, I32v::Native) + zp;
     }
-    StorePartial(out, Narrow(q), kTail ? n : kLanes);
+    StorePartial(out, Narrow<kS8>(q), kTail ? n : kLanes);
   }
 
   F32v::Native lo, hi;
@@ -481,7 +545,11 @@ Micro LookupRow(int th, int tw, int nv, int s, int sw) {
 
 template <int TH, int TW, int NV, bool kTail>
 struct Int8Fn {
-  static constexpr Micro kFn = &TapTile<Int8Ops, TH, TW, NV, kTail>;
+  static constexpr Micro kFn = &TapTile<Int8Ops<false>, TH, TW, NV, kTail>;
+};
+template <int TH, int TW, int NV, bool kTail>
+struct Int8S8Fn {
+  static constexpr Micro kFn = &TapTile<Int8Ops<true>, TH, TW, NV, kTail>;
 };
 template <int TH, int TW, int NV, bool kTail>
 struct Fp32Fn {
@@ -490,7 +558,11 @@ struct Fp32Fn {
 
 template <int TH, int TW, int NV, int S, int SW>
 struct RowInt8Fn {
-  static constexpr Micro kFn = &RowTile<Int8Ops, TH, TW, NV, S, SW>;
+  static constexpr Micro kFn = &RowTile<Int8Ops<false>, TH, TW, NV, S, SW>;
+};
+template <int TH, int TW, int NV, int S, int SW>
+struct RowInt8S8Fn {
+  static constexpr Micro kFn = &RowTile<Int8Ops<true>, TH, TW, NV, S, SW>;
 };
 template <int TH, int TW, int NV, int S, int SW>
 struct RowFp32Fn {
@@ -503,8 +575,13 @@ MicroSet MakeMicroSet() {
                 "Lookup() enumerates the knob values; keep them in sync");
   static_assert(sizeof(kRowShapes) / sizeof(kRowShapes[0]) == 4,
                 "LookupRow() enumerates kRowShapes; keep them in sync");
-  return MicroSet{kMaxAcc, &Lookup<kMaxAcc, Int8Fn>, &Lookup<kMaxAcc, Fp32Fn>,
-                  &LookupRow<kMaxAcc, RowInt8Fn>, &LookupRow<kMaxAcc, RowFp32Fn>};
+  return MicroSet{kMaxAcc,
+                  &Lookup<kMaxAcc, Int8Fn>,
+                  &Lookup<kMaxAcc, Int8S8Fn>,
+                  &Lookup<kMaxAcc, Fp32Fn>,
+                  &LookupRow<kMaxAcc, RowInt8Fn>,
+                  &LookupRow<kMaxAcc, RowInt8S8Fn>,
+                  &LookupRow<kMaxAcc, RowFp32Fn>};
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// int8 ops of the portable direct convolution: u8 activations minus their
-// zero point as int16, s8 weights as int16 in channel pairs, int32
+// int8 ops of the portable direct convolution: u8 or s8 activations minus
+// their zero point as int16, s8 weights as int16 in channel pairs, int32
 // accumulators, and the requantisation of reference.h.
 #include <cstddef>
 #include <cstdint>
@@ -57,7 +57,11 @@ struct Int8Ops {
                          const int16_t*, int32_t*, bool);
   static constexpr int kChannelPack = 2;
 
-  int16_t Convert(uint8_t v) const { return static_cast<int16_t>(v - input_zero_point); }
+  // x - zx for the byte v of an element: v ^ flip is x + 128 for s8
+  // (flip 0x80, shifted zero point zx + 128) and x itself for u8.
+  int16_t Convert(uint8_t v) const {
+    return static_cast<int16_t>((v ^ flip) - shifted_zero_point);
+  }
 
   // Reproduces Requantize() exactly: clamping before rounding gives the same
   // result because the bounds are integers, and adding 1.5 * 2^23 rounds any
@@ -73,11 +77,13 @@ struct Int8Ops {
       v = v < lo ? lo : v;
       v = v > hi ? hi : v;
       v = (v + kRound) - kRound;
+      // In [output_min, output_max]: the low byte is the u8 or s8 output.
       out[j] = static_cast<uint8_t>(static_cast<int32_t>(v) + output_zero_point);
     }
   }
 
-  int32_t input_zero_point = 0;
+  uint8_t flip = 0;               // 0x80 for s8 inputs, else 0
+  int32_t shifted_zero_point = 0; // input zero point, + 128 for s8 inputs
   int32_t output_zero_point = 0;
   float lo = 0.0f, hi = 255.0f;  // clamp bounds minus the output zero point
   std::vector<int32_t> bias;     // K rounded up to NR, zero-padded
@@ -92,7 +98,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> CreateDirectConvInt8(const OpSpec& op,
   const ConvGeometry g = MakeGeometry(op, Int8Ops::kChannelPack);
   const QuantParams& q = data.quant;
   Int8Ops ops;
-  ops.input_zero_point = q.input_zero_point;
+  ops.flip = op.signed_io ? 0x80 : 0;
+  ops.shifted_zero_point = q.input_zero_point + (op.signed_io ? 128 : 0);
   ops.output_zero_point = q.output_zero_point;
   ops.lo = static_cast<float>(q.output_min - q.output_zero_point);
   ops.hi = static_cast<float>(q.output_max - q.output_zero_point);
@@ -103,7 +110,8 @@ absl::StatusOr<std::unique_ptr<Kernel>> CreateDirectConvInt8(const OpSpec& op,
     ops.scale[k] = q.requant_scale[k % q.requant_scale.size()];
   }
   return BuildDirectConv<Int8Ops, MicroInt8>(op, g, params, std::move(ops),
-                                             data.weights_s8.data(), "u8s8u8", "c2");
+                                             data.weights_s8.data(), internal::DTypesName(op),
+                                             "c2");
 }
 
 }  // namespace qtune::kernels::generic

@@ -121,6 +121,8 @@ void ForEachPixel(const OpSpec& op, Pixel&& pixel) {
   }
 }
 
+// `input` and `output` hold the op's activation bytes: u8, or s8 (two's
+// complement) for signed_io.
 void RunInt8(const OpSpec& op, const OpData& data, const uint8_t* input, uint8_t* output) {
   const QuantParams& q = data.quant;
   const size_t scales = q.requant_scale.size();
@@ -132,7 +134,12 @@ void RunInt8(const OpSpec& op, const OpData& data, const uint8_t* input, uint8_t
     std::fill(acc.begin(), acc.end(), 0);
     for (const auto& [in_pixel, tap] : taps) {
       const uint8_t* in = input + in_pixel * op.c;
-      for (int c = 0; c < op.c; ++c) x[c] = static_cast<int16_t>(in[c] - q.input_zero_point);
+      if (op.signed_io) {
+        const int8_t* in_s8 = reinterpret_cast<const int8_t*>(in);
+        for (int c = 0; c < op.c; ++c) x[c] = static_cast<int16_t>(in_s8[c] - q.input_zero_point);
+      } else {
+        for (int c = 0; c < op.c; ++c) x[c] = static_cast<int16_t>(in[c] - q.input_zero_point);
+      }
       if (depthwise) {
         MulAddInt8(acc.data(), x.data(), w.data() + tap * op.c, op.k);
       } else {
@@ -188,6 +195,7 @@ uint8_t Requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int
   const float lo_f = static_cast<float>(lo - zero_point);
   const float hi_f = static_cast<float>(hi - zero_point);
   const float clamped = rounded < lo_f ? lo_f : (rounded > hi_f ? hi_f : rounded);
+  // A value in [-128, 255]: its low byte is the u8 or s8 output element.
   return static_cast<uint8_t>(static_cast<int32_t>(clamped) + zero_point);
 }
 

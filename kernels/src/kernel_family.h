@@ -71,6 +71,14 @@ std::vector<int64_t> ChannelBlocks(int c);
 // The `threads` knob: 1 .. target.max_threads.
 Knob ThreadsKnob(const Target& target, std::string help = "worker threads");
 
+// The `dtypes` part of a kernel name (docs/kernel-naming.md): input, weight
+// and output element types: "u8s8u8", "s8s8s8" (int8 with signed_io) or
+// "f32".
+inline std::string_view DTypesName(const OpSpec& op) {
+  if (op.dtype == DType::kFp32) return "f32";
+  return op.signed_io ? "s8s8s8" : "u8s8u8";
+}
+
 // Every family compiled into this build, best first.
 const std::vector<const KernelFamily*>& AllFamilies();
 

@@ -219,29 +219,32 @@ absl::Status ValidateOpData(const OpSpec& op, const OpData& data) {
           absl::StrCat("op data: requant_scale ", scale, " is not a positive finite number"));
     }
   }
+  const int32_t lo = ActivationMin(op), hi = ActivationMax(op);
   for (auto [name, zp] : {std::pair<const char*, int32_t>{"input_zero_point", q.input_zero_point},
                           {"output_zero_point", q.output_zero_point}}) {
-    if (zp < 0 || zp > 255) {
+    if (zp < lo || zp > hi) {
       return absl::InvalidArgumentError(
-          absl::StrCat("op data: ", name, " ", zp, " is outside [0, 255]"));
+          absl::StrCat("op data: ", name, " ", zp, " is outside [", lo, ", ", hi, "]"));
     }
   }
-  if (q.output_min < 0 || q.output_max > 255 || q.output_min > q.output_max) {
+  if (q.output_min < lo || q.output_max > hi || q.output_min > q.output_max) {
     return absl::InvalidArgumentError(absl::StrCat("op data: output clamp [", q.output_min, ", ",
-                                                   q.output_max, "] is not within [0, 255]"));
+                                                   q.output_max, "] is not within [", lo, ", ",
+                                                   hi, "]"));
   }
   return absl::OkStatus();
 }
 
-void SetActivationClamp(Activation act, float output_scale, QuantParams& quant) {
-  quant.output_min = 0;
-  quant.output_max = 255;
-  if (act == Activation::kNone) return;
-  quant.output_min = std::clamp(quant.output_zero_point, 0, 255);
-  if (act == Activation::kRelu6 && std::isfinite(output_scale) && output_scale > 0.0f) {
+void SetActivationClamp(const OpSpec& op, float output_scale, QuantParams& quant) {
+  const int32_t lo = ActivationMin(op), hi = ActivationMax(op);
+  quant.output_min = lo;
+  quant.output_max = hi;
+  if (op.activation == Activation::kNone) return;
+  quant.output_min = std::clamp(quant.output_zero_point, lo, hi);
+  if (op.activation == Activation::kRelu6 && std::isfinite(output_scale) && output_scale > 0.0f) {
     const double six = std::nearbyint(6.0 / output_scale);
-    const double hi = static_cast<double>(quant.output_zero_point) + six;
-    quant.output_max = hi >= 255.0 ? 255 : static_cast<int32_t>(hi);
+    const double top = static_cast<double>(quant.output_zero_point) + six;
+    quant.output_max = top >= hi ? hi : static_cast<int32_t>(top);
   }
 }
 
@@ -274,9 +277,6 @@ Target HostTarget() {
 }
 
 absl::StatusOr<ConfigSpace> DescribeSpace(const OpSpec& op, const Target& target) {
-  if (op.signed_io) {
-    return absl::UnimplementedError("int8 ops with s8 activations (io=s8) have no kernel yet");
-  }
   QTUNE_ASSIGN_OR_RETURN(std::vector<FamilySpace> families, FindFamilies(op, target));
   QTUNE_ASSIGN_OR_RETURN(SpaceSpec spec, MergeSpaces(families));
   return MakeSpace(spec);
@@ -284,9 +284,6 @@ absl::StatusOr<ConfigSpace> DescribeSpace(const OpSpec& op, const Target& target
 
 absl::StatusOr<std::unique_ptr<Kernel>> CreateKernel(const OpSpec& op, const Config& config,
                                                      const OpData& data, const Target& target) {
-  if (op.signed_io) {
-    return absl::UnimplementedError("int8 ops with s8 activations (io=s8) have no kernel yet");
-  }
   QTUNE_ASSIGN_OR_RETURN(std::vector<FamilySpace> families, FindFamilies(op, target));
   QTUNE_RETURN_IF_ERROR(ValidateOpData(op, data));
   QTUNE_ASSIGN_OR_RETURN(SpaceSpec spec, MergeSpaces(families));

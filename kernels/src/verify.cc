@@ -78,6 +78,7 @@ void FillWithEdges(SplitMix64& rng, uint8_t* out, int64_t n, uint8_t low, uint8_
   }
 }
 
+// The u8 instance of `seed` (verify.h); for signed_io its mirror in s8.
 void FillInt8(const OpSpec& op, uint64_t seed, SplitMix64& rng, OpInstance& inst) {
   QuantParams& q = inst.data.quant;
   // Zero points by seed class; see MakeOpInstance in verify.h.
@@ -92,7 +93,9 @@ void FillInt8(const OpSpec& op, uint64_t seed, SplitMix64& rng, OpInstance& inst
     q.input_zero_point = static_cast<int32_t>(rng.Uniform(96, 159));
     q.output_zero_point = static_cast<int32_t>(rng.Uniform(96, 159));
   }
-  SetActivationClamp(op.activation, kOutputScale, q);
+  OpSpec u8_op = op;
+  u8_op.signed_io = false;
+  SetActivationClamp(u8_op, kOutputScale, q);
 
   FillWithEdges(rng, inst.input.as<uint8_t>(), op.input_elements(), 0, 255);
   inst.data.weights_s8.resize(op.weight_elements());
@@ -131,6 +134,17 @@ void FillInt8(const OpSpec& op, uint64_t seed, SplitMix64& rng, OpInstance& inst
     const double shift = (centre - q.output_zero_point) / q.requant_scale[k] - acc_mean;
     const double bias = static_cast<double>(spread) + std::nearbyint(shift);
     inst.data.bias_s32[k] = static_cast<int32_t>(std::clamp(bias, -1073741824.0, 1073741824.0));
+  }
+  if (op.signed_io) {
+    // The s8 instance is the u8 one moved down by 128: x - 128 (the byte
+    // x ^ 0x80), zero points and clamp - 128. Every x - zx, hence every
+    // accumulator, is unchanged, and each output is the u8 one minus 128;
+    // the edge values 0 / 255 become -128 / 127.
+    uint8_t* x = inst.input.as<uint8_t>();
+    for (int64_t i = 0; i < op.input_elements(); ++i) x[i] ^= 0x80;
+    q.input_zero_point -= 128;
+    q.output_zero_point -= 128;
+    SetActivationClamp(op, kOutputScale, q);
   }
 }
 
@@ -272,10 +286,12 @@ VerifyResult VerifyOutput(const OpInstance& instance, const void* output) {
   if (op.dtype == DType::kInt8) {
     const uint8_t* y = static_cast<const uint8_t*>(output);
     const uint8_t* ref = instance.reference.as<uint8_t>();
+    // Element values: u8, or s8 (two's complement bytes) for signed_io.
+    auto value = [&](uint8_t b) { return op.signed_io ? int{static_cast<int8_t>(b)} : int{b}; };
     for (int64_t i = 0; i < result.outputs; ++i) {
-      const int diff = std::abs(static_cast<int>(y[i]) - static_cast<int>(ref[i]));
+      const int diff = std::abs(value(y[i]) - value(ref[i]));
       if (diff > result.max_abs_error) result.max_abs_error = diff;
-      if (diff != 0) record(i, absl::StrCat(y[i]), absl::StrCat(ref[i]));
+      if (diff != 0) record(i, absl::StrCat(value(y[i])), absl::StrCat(value(ref[i])));
     }
     return result;
   }

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "kernels/src/kernel_family.h"
 #include "kernels/src/strings.h"
 #include "kernels/src/thread_pool.h"
 #include "kernels/x86/jit_code_cache.h"
@@ -37,8 +38,9 @@ constexpr size_t kSlack = 64;
 std::string TileName(const OpSpec& op, const JitConvParams& p) {
   const bool int8 = op.dtype == DType::kInt8;
   const char* algo = op.kind == OpKind::kDense ? "gemm" : (p.gemm ? "gemm" : "direct");
-  std::string name = absl::StrCat(internal::Sv(OpKindName(op.kind)), int8 ? "_u8s8u8_" : "_f32_", algo, "_",
-                                  p.mr, "x", p.nv * Lanes(p.isa));
+  std::string name =
+      absl::StrCat(internal::Sv(OpKindName(op.kind)), "_", internal::Sv(internal::DTypesName(op)),
+                   "_", algo, "_", p.mr, "x", p.nv * Lanes(p.isa));
   if (int8) absl::StrAppend(&name, "c", StepElements(p.math));
   absl::StrAppend(&name, "__", p.path);
   return name;
@@ -54,15 +56,19 @@ class JitConvKernel final : public Kernel {
   absl::Status Init(const OpData& data) {
     name_ = TileName(op_, p_);
     l_ = MakeLayout(op_, p_, data);
-    // Input staging: int16 conversion, a horizontally padded copy (fold), or
-    // a copy with slack when the last reduction step of a pixel reads past
-    // the tensor. Padding columns hold the input zero point (x - zx = 0).
+    // Input staging: int16 conversion, a horizontally padded copy (fold), a
+    // copy with slack when the last reduction step of a pixel reads past
+    // the tensor, or s8 inputs made u8 (stage_s8). Copies of s8 inputs hold
+    // x ^ 0x80; padding columns hold the zero point of the staged values
+    // (x - zx = 0).
     stage_s16_ = p_.math == Math::kMaddS16;
-    stage_copy_ = p_.math == Math::kDotU8S8 && (l_.g.c % 4 != 0 || l_.fold);
+    stage_copy_ = p_.math == Math::kDotU8S8 &&
+                  (l_.g.c % 4 != 0 || l_.fold || (l_.s8_input && p_.stage_s8));
+    flip_input_ = p_.math == Math::kDotU8S8 && l_.s8_input && !stage_copy_;
     if (stage_s16_ || stage_copy_) {
       const size_t elements = static_cast<size_t>(l_.g.n) * l_.g.h * l_.wp * l_.g.c;
       staged_ = AlignedBuffer(elements * l_.eb + kSlack);
-      if (stage_copy_) std::memset(staged_.data(), l_.zero_point, staged_.size());
+      if (stage_copy_) std::memset(staged_.data(), l_.dot_zero_point(), staged_.size());
     }
     tables_ = PackedConstantsFor(op_, l_, data);
     MakeConsts(data);
@@ -80,12 +86,18 @@ class JitConvKernel final : public Kernel {
       const int64_t row = int64_t{l_.g.w} * l_.g.c;
       const int64_t lead = l_.fold ? int64_t{l_.g.pl} * l_.g.c : 0;
       const int16_t zx = static_cast<int16_t>(l_.zero_point);
+      // s8 inputs: the byte v is x ^ 0x80 - 128 = (v ^ 0x80) - 128.
+      const uint8_t flip = l_.s8_input ? 0x80 : 0;
+      const int16_t szx = static_cast<int16_t>(l_.s8_input ? zx + 128 : zx);
       for (int64_t y = 0; y < int64_t{l_.g.n} * l_.g.h; ++y) {
         const uint8_t* src = in + y * row;
         const int64_t dst = y * l_.wp * l_.g.c + lead;
         if (stage_s16_) {
           int16_t* d = staged_.as<int16_t>() + dst;
-          for (int64_t i = 0; i < row; ++i) d[i] = static_cast<int16_t>(src[i] - zx);
+          for (int64_t i = 0; i < row; ++i) d[i] = static_cast<int16_t>((src[i] ^ flip) - szx);
+        } else if (flip != 0) {
+          uint8_t* d = staged_.as<uint8_t>() + dst;
+          for (int64_t i = 0; i < row; ++i) d[i] = src[i] ^ 0x80;
         } else {
           std::memcpy(staged_.as<uint8_t>() + dst, src, static_cast<size_t>(row));
         }
@@ -124,8 +136,9 @@ class JitConvKernel final : public Kernel {
       c->lo_b[i] = static_cast<uint8_t>(q.output_min);
       c->hi_b[i] = static_cast<uint8_t>(q.output_max);
     }
-    clamp_lo_ = q.output_min > 0;
-    clamp_hi_ = q.output_max < 255;
+    for (uint32_t& f : c->flip) f = 0x80808080u;
+    clamp_lo_ = q.output_min > ActivationMin(op_);
+    clamp_hi_ = q.output_max < ActivationMax(op_);
     packed_epilogue_ = tables_->packed_epilogue;
   }
 
@@ -158,6 +171,8 @@ class JitConvKernel final : public Kernel {
     spec.isa = p_.isa;
     spec.math = p_.math;
     spec.int8_out = op_.dtype == DType::kInt8;
+    spec.s8_out = spec.int8_out && op_.signed_io;
+    spec.flip_input = flip_input_;
     spec.act = op_.activation;
     spec.weights_in_regs = p_.weights_in_regs;
     spec.nv_stride = p_.nv;
@@ -202,7 +217,7 @@ class JitConvKernel final : public Kernel {
     const std::string key =
         absl::StrCat(CanonicalKey(op_), "|", name_, "|", p_.weights_in_regs, ",", l_.block_steps,
                      ",", static_cast<int>(p_.math), ",", p_.gemm, ",", l_.fold, ",", packed_epilogue_,
-                     clamp_lo_, clamp_hi_);
+                     clamp_lo_, clamp_hi_, flip_input_);
     QTUNE_ASSIGN_OR_RETURN(code_, CachedCode(key, spec));
     return absl::OkStatus();
   }
@@ -282,7 +297,7 @@ class JitConvKernel final : public Kernel {
   const JitConvParams p_;
   ConvLayout l_;
   std::string name_;
-  bool stage_s16_ = false, stage_copy_ = false;
+  bool stage_s16_ = false, stage_copy_ = false, flip_input_ = false;
   bool packed_epilogue_ = false, clamp_lo_ = true, clamp_hi_ = true;
   std::vector<std::pair<int, int>> kinds_;  // (vectors, lanes of the last vector)
   std::shared_ptr<const PackedConstants> tables_;

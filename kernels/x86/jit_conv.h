@@ -28,6 +28,10 @@ struct JitConvParams {
   int chunk_tiles = 4;         // gemm: register tiles per work item
   int oh_block = 1;            // direct: output rows per work item
   bool fold_columns = false;   // int8 direct, dilation_w 1: reduce over S*C contiguous bytes
+  // kDotU8S8 with s8 inputs: make them u8 (x ^ 0x80) in a staged copy once
+  // per Execute(); otherwise per broadcast in the loop (GenSpec::flip_input).
+  // Inputs that are staged anyway (C % 4 != 0, fold) are flipped there.
+  bool stage_s8 = false;
   int threads = 1;
 };
 

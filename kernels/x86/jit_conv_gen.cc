@@ -70,6 +70,8 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
     return mr_ * nv_ + (spec_->weights_in_regs ? nv_ : 0) + t;
   }
   int tmp(int t) const { return bcast(2) + t; }
+  // 0x80 in every byte (flip_input; kDotU8S8 has no products to keep).
+  int flip() const { return bcast(2); }
 
   template <class Vmm>
   void EmitFunction(const FunctionSpec& fn) {
@@ -94,6 +96,7 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
       mov(rax, (uint64_t{1} << (48 + fn.last_lanes)) - 1);
       kmovq(k2, rax);
     }
+    if (g.flip_input) vmovups(Vmm(flip()), ptr[consts_ + offsetof(JitConsts, flip)]);
     mov(row_count_, ptr[args_ + offsetof(JitCallArgs, rows)]);
     Xbyak::Label row_loop;
     L(row_loop);
@@ -199,6 +202,9 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
           const int64_t in_off = i * g.pixel_bytes + s * g.tap_bytes + q * 4;
           if (g.math == Math::kFmaF32) {
             vbroadcastss(b, ptr[in_c_ + in_off]);
+          } else if (g.flip_input) {
+            // One load-op: the 4 input bytes broadcast and XORed with 0x80.
+            vpxord(b, Vmm(flip()), ptr_b[in_c_ + in_off]);
           } else {
             vpbroadcastd(b, ptr[in_c_ + in_off]);
           }
@@ -256,16 +262,33 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
         const Xbyak::Zmm a0(acc(i, v0)), a1(acc(i, v0 + 1)), a2(acc(i, v0 + 2)),
             a3(acc(i, v0 + 3));
         // int32 -> int16 (signed saturation), + zp (saturating), -> u8
-        // (unsigned saturation): order-preserving, exact inside [0, 255].
+        // (unsigned saturation) or s8 (signed saturation): order-preserving,
+        // exact inside the output type's range (docs/kernels-x86.md).
         vpackssdw(a0, a0, a1);
         vpackssdw(a2, a2, a3);
         vpaddsw(a0, a0, ptr[consts_ + offsetof(JitConsts, zp_w)]);
         vpaddsw(a2, a2, ptr[consts_ + offsetof(JitConsts, zp_w)]);
-        vpackuswb(a0, a0, a2);
+        if (g.s8_out) {
+          vpacksswb(a0, a0, a2);
+        } else {
+          vpackuswb(a0, a0, a2);
+        }
         // Lane L of the packs holds 4 channels of each vector: restore order.
         vpermd(a0, Xbyak::Zmm(bcast(0)), a0);
-        if (g.clamp_lo) vpmaxub(a0, a0, ptr[consts_ + offsetof(JitConsts, lo_b)]);
-        if (g.clamp_hi) vpminub(a0, a0, ptr[consts_ + offsetof(JitConsts, hi_b)]);
+        if (g.clamp_lo) {
+          if (g.s8_out) {
+            vpmaxsb(a0, a0, ptr[consts_ + offsetof(JitConsts, lo_b)]);
+          } else {
+            vpmaxub(a0, a0, ptr[consts_ + offsetof(JitConsts, lo_b)]);
+          }
+        }
+        if (g.clamp_hi) {
+          if (g.s8_out) {
+            vpminsb(a0, a0, ptr[consts_ + offsetof(JitConsts, hi_b)]);
+          } else {
+            vpminub(a0, a0, ptr[consts_ + offsetof(JitConsts, hi_b)]);
+          }
+        }
         const bool partial = v0 + 4 == nv_ && fn.last_lanes < lanes();
         if (partial) {
           vmovdqu8(ptr[out_ + pixel_off + v0 * lanes()] | k2, a0);
@@ -284,6 +307,8 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
         const bool partial = v == nv_ - 1 && fn.last_lanes < lanes();
         const int64_t off = pixel_off + v * lanes();
         const Xbyak::Xmm x(a.getIdx());
+        // The clamped values lie in the output type's range: vpmovdb's
+        // truncation and the saturating packs both keep them.
         if (g.isa == VecIsa::kAvx512) {
           vpmovdb(x, a);
           if (partial) {
@@ -294,8 +319,12 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
         } else {
           const Xbyak::Xmm t(bcast(0));
           vextracti128(t, a, 1);
-          vpackusdw(x, x, t);
-          vpackuswb(x, x, x);
+          vpackssdw(x, x, t);
+          if (g.s8_out) {
+            vpacksswb(x, x, x);
+          } else {
+            vpackuswb(x, x, x);
+          }
           if (partial) {
             for (int j = 0; j < fn.last_lanes; ++j) vpextrb(ptr[out_ + off + j], x, j);
           } else {
@@ -340,7 +369,11 @@ absl::StatusOr<std::shared_ptr<const JitCode>> GenerateConv(const GenSpec& spec)
   for (const FunctionSpec& fn : spec.functions) {
     int mr = 0;
     for (const Segment& seg : fn.segments) mr = std::max<int>(mr, seg.pixels.size());
-    const int need = mr * fn.nv + ExtraRegs(spec.math, spec.weights_in_regs, fn.nv);
+    const int need = mr * fn.nv + ExtraRegs(spec.math, spec.weights_in_regs, fn.nv,
+                                            spec.flip_input);
+    if (spec.flip_input && (spec.math != Math::kDotU8S8 || spec.isa != VecIsa::kAvx512)) {
+      return absl::FailedPreconditionError("jit: flip_input needs kDotU8S8 on AVX-512");
+    }
     if (need > VecRegs(spec.isa) || fn.nv > spec.nv_stride || fn.last_lanes < 1 ||
         fn.last_lanes > Lanes(spec.isa)) {
       return absl::FailedPreconditionError(absl::StrCat(

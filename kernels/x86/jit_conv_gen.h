@@ -14,6 +14,7 @@
 // step it broadcasts 4 input bytes per pixel and multiply-accumulates them
 // with nv weight vectors:
 //   kDotU8S8: vpdpbusd, 4 u8 x s8 products per 32-bit lane (AVX-512 VNNI);
+//             s8 inputs enter as x ^ 0x80 = x + 128 (GenSpec::flip_input);
 //   kMaddS16: vpmaddwd + vpaddd on int16 pairs (exact; AVX-512BW / AVX2);
 //   kFmaF32:  vfmadd231ps on one float per lane.
 // Pixels whose filter column s falls into the padding skip that column
@@ -43,9 +44,10 @@ inline int Lanes(VecIsa isa) { return isa == VecIsa::kAvx512 ? 16 : 8; }
 inline int VecRegs(VecIsa isa) { return isa == VecIsa::kAvx512 ? 32 : 16; }
 // Input elements per 4-byte reduction step.
 inline int StepElements(Math m) { return m == Math::kDotU8S8 ? 4 : m == Math::kMaddS16 ? 2 : 1; }
-// Vector registers a tile needs besides its accumulators.
-inline int ExtraRegs(Math m, bool weights_in_regs, int nv) {
-  return (weights_in_regs ? nv : 0) + 2 + (m == Math::kMaddS16 ? 2 : 0);
+// Vector registers a tile needs besides its accumulators; `flip_input`: the
+// register of 0x80 bytes that turns s8 inputs into u8 (GenSpec::flip_input).
+inline int ExtraRegs(Math m, bool weights_in_regs, int nv, bool flip_input = false) {
+  return (weights_in_regs ? nv : 0) + 2 + (m == Math::kMaddS16 ? 2 : 0) + (flip_input ? 1 : 0);
 }
 
 // Arguments of a generated function (layout shared with the generator).
@@ -71,8 +73,9 @@ struct alignas(64) JitConsts {
   int32_t mask[16];    // AVX2 fp32: -1 for the lanes of a partial last vector
   int32_t perm[16];    // packed epilogue: dword permutation restoring channel order
   int16_t zp_w[32];    // packed epilogue: output_zero_point as int16
-  uint8_t lo_b[64];    // packed epilogue: output_min
+  uint8_t lo_b[64];    // packed epilogue: output_min (its byte: u8 or s8)
   uint8_t hi_b[64];    // packed epilogue: output_max
+  uint32_t flip[16];   // kDotU8S8 with flip_input: 0x80808080
 };
 
 // Column range [s_lo, s_hi) of one pixel of a tile and its bias row.
@@ -95,7 +98,12 @@ struct FunctionSpec {
 struct GenSpec {
   VecIsa isa = VecIsa::kAvx512;
   Math math = Math::kDotU8S8;
-  bool int8_out = true;        // requantise to u8 (else fp32 bias + activation)
+  bool int8_out = true;        // requantise to int8 (else fp32 bias + activation)
+  bool s8_out = false;         // int8 output elements are s8 (else u8)
+  // kDotU8S8: the input bytes are s8; each broadcast is XORed with 0x80
+  // (vpxord with a memory broadcast replaces vpbroadcastd), so vpdpbusd
+  // multiplies x + 128 in [0, 255]. The bias rows compensate.
+  bool flip_input = false;
   Activation act = Activation::kNone;  // fp32 only
   bool weights_in_regs = true;
   int nv_stride = 1;           // vectors per weight step in the packed weights
@@ -115,8 +123,8 @@ struct GenSpec {
   // accumulator (the caller proves it from the bias, the reduction length
   // and the largest scale), so that vcvtps2dq never overflows.
   bool packed_epilogue = false;
-  bool clamp_lo = true;        // output_min > 0
-  bool clamp_hi = true;        // output_max < 255
+  bool clamp_lo = true;        // output_min above the output type's minimum
+  bool clamp_hi = true;        // output_max below the output type's maximum
   std::vector<FunctionSpec> functions;
 };
 

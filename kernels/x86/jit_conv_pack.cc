@@ -76,9 +76,11 @@ void PackWeights(const OpSpec& op, const ConvLayout& l, const OpData& data, Pack
   }
 }
 
-// Bias rows [row case][column case][kpad]: for u8 dot products the input
-// zero point is folded in as bias - zx * sum of the weights of the taps
-// that are inside the image for that case. Also the int8 requantisation
+// Bias rows [row case][column case][kpad]: for u8 dot products the zero
+// point of the bytes they multiply (l.dot_zero_point(): zx, or zx + 128 for
+// s8 inputs read as x + 128) is folded in as bias - zp * sum of the weights
+// of the taps that are inside the image for that case. Skipped (padded)
+// taps contribute nothing, as in the reference. Also the int8 requantisation
 // scales (kpad, padded with 1) and whether the packed epilogue is exact.
 void MakeBiasAndScales(const OpSpec& op, const ConvLayout& l, const OpData& data,
                      PackedConstants& t) {
@@ -115,7 +117,7 @@ void MakeBiasAndScales(const OpSpec& op, const ConvLayout& l, const OpData& data
           }
         }
         row[k] = static_cast<int32_t>(static_cast<uint32_t>(data.bias_s32[k]) -
-                                      static_cast<uint32_t>(sum * l.zero_point));
+                                      static_cast<uint32_t>(sum * l.dot_zero_point()));
       }
     }
   }
@@ -123,8 +125,8 @@ void MakeBiasAndScales(const OpSpec& op, const ConvLayout& l, const OpData& data
   float* sc = t.scale.as<float>();
   const auto& rs = data.quant.requant_scale;
   for (int k = 0; k < l.kpad; ++k) sc[k] = k < l.g.k ? rs[k % rs.size()] : 1.0f;
-  // |acc| <= |bias row| + taps * C * 255 * 128 for u8 inputs (or int16
-  // x - zx in [-255, 255]) and s8 weights.
+  // |acc| <= |bias row| + taps * C * 255 * 128 for u8 dot-product inputs
+  // (x, or x + 128 for s8) or int16 x - zx in [-255, 255], and s8 weights.
   int64_t max_bias = 0;
   for (size_t i = 0; i < t.bias.size() / 4; ++i) {
     max_bias = std::max<int64_t>(max_bias, b[i] < 0 ? -int64_t{b[i]} : int64_t{b[i]});
@@ -159,6 +161,7 @@ ConvLayout MakeLayout(const OpSpec& op, const JitConvParams& p, const OpData& da
   const int kc = p.kc <= 0 || l.fold ? l.reduction_c : std::min(p.kc, g.c);
   l.block_steps = std::max(1, std::min(l.steps, (kc + l.unit - 1) / l.unit));
   l.zero_point = l.int8 ? data.quant.input_zero_point : 0;
+  l.s8_input = l.int8 && op.signed_io;
   l.rows = MakeCases(g.oh, g.sh, g.pt, g.dh, g.r, g.h);
   if (l.fold) {
     l.cols.ranges = {{0, g.s}};

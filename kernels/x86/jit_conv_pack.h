@@ -39,6 +39,10 @@ struct ConvLayout {
   int steps = 1;       // reduction steps of one (r, s)
   int block_steps = 1; // steps per channel block (kc)
   int32_t zero_point = 0;  // the input's (int8), else 0
+  bool s8_input = false;   // int8 inputs are s8 (signed_io)
+  // kDotU8S8: the zero point of the u8 bytes vpdpbusd multiplies: s8 inputs
+  // enter as x ^ 0x80 = x + 128, so theirs is zero_point + 128 (in [0, 255]).
+  int32_t dot_zero_point() const { return zero_point + (s8_input ? 128 : 0); }
   AxisCases rows, cols;    // padding cases of output rows and columns
   int64_t w_r_bytes = 0, w_kb_bytes = 0;  // packed weights of one filter row / channel block
   // Bias rows: one per (row case, column case) with u8 dot products.

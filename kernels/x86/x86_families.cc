@@ -77,6 +77,12 @@ class X86Family final : public KernelFamily {
     return vnni_ ? Math::kDotU8S8 : Math::kMaddS16;
   }
 
+  // Whether `op` has the `s8in` knob: vpdpbusd on s8 inputs that would be
+  // read in place (C % 4 == 0; other inputs are staged, and flipped there).
+  bool HasS8InKnob(const OpSpec& op) const {
+    return MathFor(op) == Math::kDotU8S8 && op.signed_io && op.c % 4 == 0;
+  }
+
   absl::StatusOr<SpaceSpec> Space(const OpSpec& op, const Target& target) const override {
     const Math math = MathFor(op);
     const int lanes = x86::Lanes(isa_);
@@ -100,10 +106,15 @@ class X86Family final : public KernelFamily {
               "kn: output-channel blocks outer; nk: pixels outer"};
     Knob threads = ThreadsKnob(target);
 
-    // Registers besides accumulators and weight vectors (broadcasts, products).
-    const int extra = x86::ExtraRegs(math, /*weights_in_regs=*/false, 0);
+    // Registers besides accumulators and weight vectors (broadcasts,
+    // products, and with s8in=loop the register of 0x80 bytes; the default
+    // tile is chosen for s8in=loop).
+    const bool s8in_knob = HasS8InKnob(op);
+    const int extra = x86::ExtraRegs(math, /*weights_in_regs=*/false, 0, s8in_knob);
     spec.constraints = {
-        absl::StrCat("tile_m * tile_nv + wload * tile_nv + ", extra, " <= ", regs),
+        s8in_knob ? absl::StrCat("tile_m * tile_nv + wload * tile_nv + ", extra, " - s8in <= ",
+                                 regs)
+                  : absl::StrCat("tile_m * tile_nv + wload * tile_nv + ", extra, " <= ", regs),
         absl::StrCat("tile_nv <= ", k_vectors),
         absl::StrCat(op.s, " * ((kc + ", unit - 1, ") / ", unit,
                      ") * (tile_m * tile_nv + tile_m + tile_nv) <= ", kMaxBlockInstructions)};
@@ -179,6 +190,16 @@ class X86Family final : public KernelFamily {
       spec.constraints.push_back(absl::StrCat("fold == 0 || kc == ", op.c));
       if (pays) spec.default_config["kc"] = op.c;
     }
+    // s8 inputs on vpdpbusd enter as x ^ 0x80: per broadcast (one vpxord with
+    // a memory broadcast instead of vpbroadcastd: an extra vector ALU
+    // micro-op per broadcast, free where vpdpbusd leaves ALU pipes idle, e.g.
+    // Zen 5) or once per call into a staged copy (a pass over the input,
+    // cheap next to a 3x3 layer, up to 30% of a 1x1 stride-2 one).
+    if (s8in_knob) {
+      spec.knobs.push_back({"s8in", {0, 1}, {"loop", "stage"},
+                            "s8 inputs made u8 (x ^ 0x80) per broadcast, or once in a staged copy"});
+      spec.default_config["s8in"] = 0;
+    }
     if (algo_knob) {
       spec.knobs.push_back({"algo", {0, 1}, {"direct", "gemm"},
                             "direct rows, or one GEMM over all pixels (1x1 stride 1)"});
@@ -211,6 +232,8 @@ class X86Family final : public KernelFamily {
     p.fold_columns = it != config.end() && it->second == 1;
     it = config.find("oh_block");
     if (it != config.end()) p.oh_block = static_cast<int>(it->second);
+    it = config.find("s8in");
+    p.stage_s8 = it != config.end() && it->second == 1;
     return x86::CreateJitConv(op, p, data);
   }
 

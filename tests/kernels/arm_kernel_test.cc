@@ -38,14 +38,14 @@ const char* const kPaths[] = {"neoni8mm", "neondot", "neon"};
 // Sampled configs per (path, shape, dtype): kept small for emulation.
 constexpr size_t kSampled = 8;
 
-using Param = std::tuple<const char*, ShapeCase, DType>;
+using Param = std::tuple<const char*, ShapeCase, TypeCase>;
 
 class ArmKernelTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
-  const auto& [path, shape, dtype] = GetParam();
+  const auto& [path, shape, type] = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
-  const std::string text = shape.Text(dtype);
+  const std::string text = shape.Text(type);
   auto op = ParseOpSpec(text);
   ASSERT_TRUE(op.ok()) << op.status();
   auto inst = MakeOpInstance(*op, 23);
@@ -55,7 +55,7 @@ TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
   ASSERT_TRUE(space.ok()) << space.status();
 
   const std::vector<Config> configs = DefaultAndSampled(*space, kSampled, text + path);
-  const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
+  const std::regex name_re(std::string("(conv2d|dense)_(u8s8u8|s8s8s8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)"
                                        "(c4|c8)?__") + path + "(_ld64)?");
   for (const Config& config : configs) {
     ASSERT_TRUE(ExpectMatchesReference(**inst, *space, config, target, name_re, text));
@@ -63,18 +63,19 @@ TEST_P(ArmKernelTest, SampledConfigsMatchTheReference) {
 }
 
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [path, shape, dtype] = info.param;
-  return std::string(path) + "_" + std::string(DTypeName(dtype)) + "_" +
-         std::to_string(info.index);
+  const auto& [path, shape, type] = info.param;
+  return std::string(path) + "_" + type.Name() + "_" + std::to_string(info.index);
 }
 
-// int8 on every path, fp32 on neon (the only fp32 path).
+// int8 (u8 and s8 activations) on every path, fp32 on neon (the only fp32
+// path).
 std::vector<Param> AllParams() {
   std::vector<Param> params;
   for (const char* path : kPaths) {
     for (const ShapeCase& shape : kKernelShapes) {
-      params.emplace_back(path, shape, DType::kInt8);
-      if (std::string(path) == "neon") params.emplace_back(path, shape, DType::kFp32);
+      params.emplace_back(path, shape, kU8);
+      params.emplace_back(path, shape, kS8);
+      if (std::string(path) == "neon") params.emplace_back(path, shape, kF32);
     }
   }
   return params;
@@ -84,14 +85,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ArmKernelTest, ::testing::ValuesIn(AllParams())
 
 // Every valid (tile, load, kc) of a path on shapes with channel tails and
 // blocking, so that each compiled microkernel runs at least once.
-class ArmTileTest : public ::testing::TestWithParam<std::tuple<const char*, DType>> {};
+class ArmTileTest : public ::testing::TestWithParam<std::tuple<const char*, TypeCase>> {};
 
 TEST_P(ArmTileTest, EveryTileAndLoadVariant) {
-  const auto& [path, dtype] = GetParam();
+  const auto& [path, type] = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
   for (const char* fields : {"H=5,W=11,C=45,K=29,R=3,S=3,pad=1", "N=9,C=70,K=27"}) {
-    const std::string kind = std::string(fields).rfind("N=", 0) == 0 ? "dense" : "conv2d";
-    auto op = ParseOpSpec(kind + "/" + std::string(DTypeName(dtype)) + "/" + fields);
+    const ShapeCase shape{std::string(fields).rfind("N=", 0) == 0 ? "dense" : "conv2d", fields};
+    auto op = ParseOpSpec(shape.Text(type));
     ASSERT_TRUE(op.ok()) << op.status();
     auto inst = MakeOpInstance(*op, 5);
     ASSERT_TRUE(inst.ok());
@@ -119,26 +120,31 @@ TEST_P(ArmTileTest, EveryTileAndLoadVariant) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ArmTileTest,
-                         ::testing::Values(std::make_tuple("neoni8mm", DType::kInt8),
-                                           std::make_tuple("neondot", DType::kInt8),
-                                           std::make_tuple("neon", DType::kInt8),
-                                           std::make_tuple("neon", DType::kFp32)),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param)) + "_" +
-                                  std::string(DTypeName(std::get<1>(info.param)));
-                         });
+                         ::testing::Values(std::make_tuple("neoni8mm", kU8),
+                                           std::make_tuple("neoni8mm", kS8),
+                                           std::make_tuple("neondot", kU8),
+                                           std::make_tuple("neondot", kS8),
+                                           std::make_tuple("neon", kU8),
+                                           std::make_tuple("neon", kS8),
+                                           std::make_tuple("neon", kF32)),
+                         PathTypeName());
 
 // Extremes: x in {0, 255} (s8 -128 / 127 after the offset), weights -128 and
-// 127, input zero points 0 and 255 (compensation of +-128 * sum w), padding.
-class ArmExtremesTest : public ::testing::TestWithParam<const char*> {};
+// 127, input zero points 0 and 255 (compensation of +-128 * sum w), padding;
+// s8 activations: x in {-128, 127} straight into sdot / smmla / smlal, zero
+// points -128, 127, 0 (compensation -zx * sum w), ReLU.
+class ArmExtremesTest : public ::testing::TestWithParam<std::tuple<const char*, TypeCase>> {};
 
 TEST_P(ArmExtremesTest, ExtremeValuesAreExact) {
-  const std::string path = GetParam();
+  const auto& [path_name, type] = GetParam();
+  const std::string path = path_name;
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
+  const bool s8 = type.signed_io;
   for (const char* spec : {"conv2d/int8/H=6,W=9,C=64,K=48,R=3,S=3,pad=1",
-                           "conv2d/int8/H=5,W=5,C=6,K=20,R=1,S=1", "dense/int8/N=3,C=96,K=40"}) {
-    for (int zx : {0, 255, 128, 3}) {
-      auto op = ParseOpSpec(spec);
+                           "conv2d/int8/H=5,W=5,C=6,K=20,R=1,S=1", "dense/int8/N=3,C=96,K=40",
+                           "conv2d/int8/H=6,W=7,C=16,K=24,R=3,S=3,pad=1,act=relu"}) {
+    for (int zx : s8 ? std::vector<int>{-128, 127, 0, -3} : std::vector<int>{0, 255, 128, 3}) {
+      auto op = ParseOpSpec(std::string(spec) + (s8 ? ",io=s8" : ""));
       ASSERT_TRUE(op.ok());
       OpData data;
       data.weights_s8.resize(op->weight_elements());
@@ -148,14 +154,18 @@ TEST_P(ArmExtremesTest, ExtremeValuesAreExact) {
       }
       data.bias_s32.assign(op->k, -1000);
       data.quant.input_zero_point = zx;
-      data.quant.output_zero_point = 128;
+      data.quant.output_zero_point = s8 ? 0 : 128;
       const int64_t range = op->reduction_size() * 255 * 128;
       data.quant.requant_scale.assign(op->k, 120.0f / static_cast<float>(range));
-      std::vector<uint8_t> input(op->input_elements(), 255);
-      for (size_t i = 0; i < input.size(); i += 5) input[i] = 0;
+      SetActivationClamp(*op, 1.0f, data.quant);
+      // The high edge with the low one in every fifth element.
+      const uint8_t high = s8 ? 0x7f : 255, low = s8 ? 0x80 : 0;
+      std::vector<uint8_t> input(op->input_elements(), high);
+      for (size_t i = 0; i < input.size(); i += 5) input[i] = low;
       std::vector<uint8_t> want(op->output_elements()), got(op->output_elements());
       ASSERT_TRUE(RunReference(*op, data, input.data(), want.data()).ok());
-      EXPECT_GT(std::count_if(want.begin(), want.end(), [](uint8_t v) { return v > 0 && v < 255; }),
+      EXPECT_GT(std::count_if(want.begin(), want.end(),
+                              [&](uint8_t v) { return v != low && v != high; }),
                 0);
       const Target target = PathTarget(path);
       auto space = DescribeSpace(*op, target);
@@ -175,7 +185,10 @@ TEST_P(ArmExtremesTest, ExtremeValuesAreExact) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Paths, ArmExtremesTest, ::testing::ValuesIn(kPaths));
+INSTANTIATE_TEST_SUITE_P(Paths, ArmExtremesTest,
+                         ::testing::Combine(::testing::ValuesIn(kPaths),
+                                            ::testing::ValuesIn(kInt8Types)),
+                         PathTypeName());
 
 // The ARM paths a CPU offers follow getauxval; without dot product (Cortex-A53
 // under qemu: QEMU_CPU=cortex-a53, see tests/kernels/CMakeLists.txt) the
@@ -207,6 +220,15 @@ TEST(ArmFallback, PathsFollowHwcaps) {
   const std::string expected_path = i8mm ? "neoni8mm" : dot ? "neondot" : "neon";
   EXPECT_TRUE(ExpectMatchesReference(**inst, *space, space->default_config(), target,
                                      std::regex(".*__" + expected_path), "host target default"));
+  OpSpec s8 = *op;
+  s8.signed_io = true;
+  auto s8_inst = MakeOpInstance(s8, 3);
+  ASSERT_TRUE(s8_inst.ok());
+  auto s8_space = DescribeSpace(s8, target);
+  ASSERT_TRUE(s8_space.ok()) << s8_space.status();
+  EXPECT_TRUE(ExpectMatchesReference(**s8_inst, *s8_space, s8_space->default_config(), target,
+                                     std::regex(".*_s8s8s8_.*__" + expected_path),
+                                     "host target default, s8"));
 }
 
 }  // namespace
@@ -251,9 +273,10 @@ TEST(ArmClusters, PinnedConfigsRunOnTheirCluster) {
     cpu_set_t set;
     CPU_ZERO(&set);
     ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
-    if (c == 1) EXPECT_TRUE(CPU_ISSET(1, &set) && !CPU_ISSET(0, &set));
-    if (c == 2) EXPECT_TRUE(CPU_ISSET(0, &set) && !CPU_ISSET(1, &set));
-    if (c == 0) EXPECT_TRUE(CPU_ISSET(0, &set) && CPU_ISSET(1, &set));
+    // cluster 1 (cortex-a76) is cpu1, cluster 2 (cortex-a55) cpu0, 0 both.
+    const bool want0 = c != 1, want1 = c != 2;
+    EXPECT_EQ(static_cast<bool>(CPU_ISSET(0, &set)), want0) << "cluster " << c;
+    EXPECT_EQ(static_cast<bool>(CPU_ISSET(1, &set)), want1) << "cluster " << c;
   }
 }
 

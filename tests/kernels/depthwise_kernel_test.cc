@@ -57,8 +57,8 @@ void CheckConfigs(const OpInstance& inst, const Target& target,
   const OpSpec& op = inst.op;
   const size_t out_bytes = op.output_elements() * ElementBytes(op.dtype);
   AlignedBuffer out(out_bytes);
-  const std::regex name_re("depthwise_conv2d_(u8s8u8|f32)_direct_([0-9]+)x([0-9]+)x([0-9]+)__" +
-                           path);
+  const std::regex name_re(
+      "depthwise_conv2d_(u8s8u8|s8s8s8|f32)_direct_([0-9]+)x([0-9]+)x([0-9]+)__" + path);
   for (const Config& config : configs) {
     const std::string key = space.ToString(config);
     auto kernel = CreateKernel(op, config, inst.data, target);
@@ -66,7 +66,7 @@ void CheckConfigs(const OpInstance& inst, const Target& target,
     const std::string& name = (*kernel)->name();
     std::smatch m;
     ASSERT_TRUE(std::regex_match(name, m, name_re)) << name;
-    EXPECT_EQ(m[1], op.dtype == DType::kInt8 ? "u8s8u8" : "f32");
+    EXPECT_EQ(m[1], KernelDTypes(op));
     EXPECT_EQ(std::stoi(m[2]), config.at("tile_h")) << name;
     EXPECT_EQ(std::stoi(m[3]), config.at("tile_w")) << name;
     EXPECT_EQ(std::stoi(m[4]), config.at("tile_c")) << name;
@@ -78,19 +78,20 @@ void CheckConfigs(const OpInstance& inst, const Target& target,
   }
 }
 
-using Param = std::tuple<const char*, const char*, DType>;
+using Param = std::tuple<const char*, const char*, TypeCase>;
 
 class DepthwiseKernelTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(DepthwiseKernelTest, SampledConfigsMatchTheReference) {
-  const auto& [path, fields, dtype] = GetParam();
+  const auto& [path, fields, type] = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
   // K and groups equal C.
   std::smatch c;
   const std::string text = fields;
   ASSERT_TRUE(std::regex_search(text, c, std::regex("C=([0-9]+)")));
-  auto op = ParseOpSpec(std::string("depthwise_conv2d/") + std::string(DTypeName(dtype)) + "/" +
-                        text + ",K=" + c[1].str() + ",groups=" + c[1].str());
+  auto op = ParseOpSpec(std::string("depthwise_conv2d/") + std::string(DTypeName(type.dtype)) +
+                        "/" + text + ",K=" + c[1].str() + ",groups=" + c[1].str() +
+                        (type.signed_io ? ",io=s8" : ""));
   ASSERT_TRUE(op.ok()) << op.status();
   auto inst = MakeOpInstance(*op, 23);
   ASSERT_TRUE(inst.ok()) << inst.status();
@@ -103,20 +104,19 @@ TEST_P(DepthwiseKernelTest, SampledConfigsMatchTheReference) {
 }
 
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
-  const auto& [path, shape, dtype] = info.param;
-  return std::string(path) + "_" + std::string(DTypeName(dtype)) + "_" +
-         std::to_string(info.index);
+  const auto& [path, shape, type] = info.param;
+  return std::string(path) + "_" + type.Name() + "_" + std::to_string(info.index);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseKernelTest,
                          ::testing::Combine(::testing::ValuesIn(kPaths),
                                             ::testing::ValuesIn(kShapes),
-                                            ::testing::Values(DType::kInt8, DType::kFp32)),
+                                            ::testing::ValuesIn(kAllTypes)),
                          ParamName);
 
-OpSpec Depthwise(DType dtype, const std::string& fields) {
-  auto op = ParseOpSpec(std::string("depthwise_conv2d/") + std::string(DTypeName(dtype)) + "/" +
-                        fields);
+OpSpec Depthwise(TypeCase type, const std::string& fields) {
+  auto op = ParseOpSpec(std::string("depthwise_conv2d/") + std::string(DTypeName(type.dtype)) +
+                        "/" + fields + (type.signed_io ? ",io=s8" : ""));
   EXPECT_TRUE(op.ok()) << op.status();
   return *op;
 }
@@ -130,8 +130,8 @@ class DepthwisePathTest : public ::testing::TestWithParam<const char*> {};
 TEST_P(DepthwisePathTest, EveryConfigOfOneShape) {
   const std::string path = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
-  for (DType dtype : {DType::kInt8, DType::kFp32}) {
-    const OpSpec op = Depthwise(dtype, "H=5,W=21,C=50,K=50,R=3,S=3,pad=1,groups=50,act=relu");
+  for (TypeCase type : kAllTypes) {
+    const OpSpec op = Depthwise(type, "H=5,W=21,C=50,K=50,R=3,S=3,pad=1,groups=50,act=relu");
     auto inst = MakeOpInstance(op, 5);
     ASSERT_TRUE(inst.ok()) << inst.status();
     const Target target = PathTarget(path, 2);
@@ -144,15 +144,20 @@ TEST_P(DepthwisePathTest, EveryConfigOfOneShape) {
 }
 
 // Extreme weights (-128 / 127) against x = 255 / 0 with input zero points 0,
-// 255 and in between, with padding on every side: the padded taps must
-// contribute exactly (x - zx) * w = 0, and no intermediate may overflow.
+// 255 and in between (s8: x = 127 / -128, zero points -128, 127 and in
+// between), with padding on every side: the padded taps must contribute
+// exactly (x - zx) * w = 0, and no intermediate may overflow.
 TEST_P(DepthwisePathTest, ExtremeValuesWithPaddingAreExact) {
   const std::string path = GetParam();
   if (!CpuHas(path)) GTEST_SKIP() << "this CPU lacks the " << path << " path";
-  for (const char* fields : {"H=6,W=9,C=37,K=37,R=3,S=3,pad=1,groups=37",
-                             "H=7,W=7,C=20,K=20,R=7,S=7,stride=2,pad=3,groups=20"}) {
-    const OpSpec op = Depthwise(DType::kInt8, fields);
-    for (int zx : {0, 255, 77}) {
+  for (const auto& [fields, type] :
+       {std::pair{"H=6,W=9,C=37,K=37,R=3,S=3,pad=1,groups=37", kU8},
+        std::pair{"H=7,W=7,C=20,K=20,R=7,S=7,stride=2,pad=3,groups=20", kU8},
+        std::pair{"H=6,W=9,C=37,K=37,R=3,S=3,pad=1,groups=37,act=relu", kS8},
+        std::pair{"H=7,W=7,C=20,K=20,R=7,S=7,stride=2,pad=3,groups=20", kS8}}) {
+    const OpSpec op = Depthwise(type, fields);
+    const bool s8 = type.signed_io;
+    for (int zx : s8 ? std::vector<int>{-128, 127, -51} : std::vector<int>{0, 255, 77}) {
       OpData data;
       data.weights_s8.resize(op.weight_elements());
       for (size_t i = 0; i < data.weights_s8.size(); ++i) {
@@ -160,13 +165,17 @@ TEST_P(DepthwisePathTest, ExtremeValuesWithPaddingAreExact) {
       }
       data.bias_s32.assign(op.k, -7);
       data.quant.input_zero_point = zx;
-      data.quant.output_zero_point = 120;
+      data.quant.output_zero_point = s8 ? -8 : 120;
       data.quant.requant_scale.assign(op.k, 100.0f / (op.r * op.s * 255 * 128));
+      SetActivationClamp(op, 1.0f, data.quant);
+      // The low edge in a third of the elements, the high edge elsewhere.
+      const uint8_t low = s8 ? 0x80 : 0, high = s8 ? 0x7f : 255;
       std::vector<uint8_t> input(op.input_elements());
-      for (size_t i = 0; i < input.size(); ++i) input[i] = (i % 3 == 0) ? 0 : 255;
+      for (size_t i = 0; i < input.size(); ++i) input[i] = (i % 3 == 0) ? low : high;
       std::vector<uint8_t> want(op.output_elements()), got(op.output_elements());
       ASSERT_TRUE(RunReference(op, data, input.data(), want.data()).ok());
-      EXPECT_GT(std::count_if(want.begin(), want.end(), [](uint8_t v) { return v > 0 && v < 255; }),
+      EXPECT_GT(std::count_if(want.begin(), want.end(),
+                              [&](uint8_t v) { return v != low && v != high; }),
                 0);
       const Target target = PathTarget(path);
       auto space = DescribeSpace(op, target);
@@ -190,7 +199,7 @@ TEST_P(DepthwisePathTest, ExtremeValuesWithPaddingAreExact) {
 INSTANTIATE_TEST_SUITE_P(Paths, DepthwisePathTest, ::testing::ValuesIn(kPaths));
 
 TEST(DepthwiseSpaceTest, ConstraintsAndKnobs) {
-  const OpSpec op = Depthwise(DType::kInt8, "H=56,W=56,C=144,K=144,R=3,S=3,pad=1,groups=144");
+  const OpSpec op = Depthwise(kU8, "H=56,W=56,C=144,K=144,R=3,S=3,pad=1,groups=144");
   for (const char* path : kPaths) {
     if (!CpuHas(path)) continue;
     auto space = DescribeSpace(op, PathTarget(path));
@@ -210,7 +219,7 @@ TEST(DepthwiseSpaceTest, ConstraintsAndKnobs) {
     EXPECT_FALSE(space->IsValid(too_big)) << path;
   }
   // One channel tile: only the pixels-outer loop order.
-  const OpSpec narrow = Depthwise(DType::kFp32, "H=8,W=8,C=8,K=8,R=3,S=3,pad=1,groups=8");
+  const OpSpec narrow = Depthwise(kF32, "H=8,W=8,C=8,K=8,R=3,S=3,pad=1,groups=8");
   auto space = DescribeSpace(narrow, PathTarget("generic"));
   ASSERT_TRUE(space.ok()) << space.status();
   space->ForEachValid([&](const Config& c) {
@@ -220,7 +229,7 @@ TEST(DepthwiseSpaceTest, ConstraintsAndKnobs) {
 }
 
 TEST(DepthwiseSpaceTest, AllPathsMergeWithAKernelKnob) {
-  const OpSpec op = Depthwise(DType::kFp32, "H=10,W=10,C=24,K=24,R=3,S=3,pad=1,groups=24");
+  const OpSpec op = Depthwise(kF32, "H=10,W=10,C=24,K=24,R=3,S=3,pad=1,groups=24");
   Target target;
   target.paths = CpuPaths();
   target.max_threads = 2;
@@ -236,7 +245,7 @@ TEST(DepthwiseSpaceTest, AllPathsMergeWithAKernelKnob) {
 TEST(DepthwisePathsTest, ForcedPathSelectsTheFamily) {
   const char* saved = std::getenv("QTUNE_KERNEL_PATHS");
   const std::string saved_value = saved != nullptr ? saved : "";
-  const OpSpec op = Depthwise(DType::kInt8, "H=6,W=6,C=20,K=20,R=3,S=3,pad=1,groups=20");
+  const OpSpec op = Depthwise(kU8, "H=6,W=6,C=20,K=20,R=3,S=3,pad=1,groups=20");
   auto inst = MakeOpInstance(op, 3);
   ASSERT_TRUE(inst.ok());
   for (const char* path : kPaths) {
@@ -250,6 +259,14 @@ TEST(DepthwisePathsTest, ForcedPathSelectsTheFamily) {
     auto kernel = CreateKernel(op, space->default_config(), (*inst)->data, target);
     ASSERT_TRUE(kernel.ok()) << kernel.status();
     EXPECT_THAT((*kernel)->name(), ::testing::EndsWith(std::string("__") + path));
+    EXPECT_THAT((*kernel)->name(), ::testing::StartsWith("depthwise_conv2d_u8s8u8_direct_"));
+    OpSpec s8 = op;
+    s8.signed_io = true;
+    auto s8_inst = MakeOpInstance(s8, 3);
+    ASSERT_TRUE(s8_inst.ok());
+    auto s8_kernel = CreateKernel(s8, space->default_config(), (*s8_inst)->data, target);
+    ASSERT_TRUE(s8_kernel.ok()) << s8_kernel.status();
+    EXPECT_THAT((*s8_kernel)->name(), ::testing::StartsWith("depthwise_conv2d_s8s8s8_direct_"));
   }
   if (saved != nullptr) {
     setenv("QTUNE_KERNEL_PATHS", saved_value.c_str(), 1);
@@ -259,7 +276,7 @@ TEST(DepthwisePathsTest, ForcedPathSelectsTheFamily) {
 }
 
 TEST(DepthwiseKernelErrors, RejectsBadConfigAndData) {
-  const OpSpec op = Depthwise(DType::kInt8, "H=6,W=6,C=20,K=20,R=3,S=3,pad=1,groups=20");
+  const OpSpec op = Depthwise(kU8, "H=6,W=6,C=20,K=20,R=3,S=3,pad=1,groups=20");
   auto inst = MakeOpInstance(op, 3);
   ASSERT_TRUE(inst.ok());
   const Target target = PathTarget("generic");

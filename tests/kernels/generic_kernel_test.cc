@@ -30,11 +30,11 @@ Target TestTarget() { return PathTarget("generic"); }
 constexpr uint64_t kMaxExhaustive = 400;
 constexpr size_t kSampled = 120;
 
-class GenericKernelTest : public ::testing::TestWithParam<std::tuple<ShapeCase, DType>> {};
+class GenericKernelTest : public ::testing::TestWithParam<std::tuple<ShapeCase, TypeCase>> {};
 
 TEST_P(GenericKernelTest, EveryConfigMatchesTheReference) {
-  const auto& [shape, dtype] = GetParam();
-  const std::string text = shape.Text(dtype);
+  const auto& [shape, type] = GetParam();
+  const std::string text = shape.Text(type);
   auto op = ParseOpSpec(text);
   ASSERT_TRUE(op.ok()) << op.status();
   auto inst = MakeOpInstance(*op, 11);
@@ -53,7 +53,7 @@ TEST_P(GenericKernelTest, EveryConfigMatchesTheReference) {
   ASSERT_FALSE(configs.empty());
 
   const std::regex name_re(
-      "(conv2d|dense)_(u8s8u8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)(c2)?__generic");
+      "(conv2d|dense)_(u8s8u8|s8s8s8|f32)_(direct|gemm)_([0-9]+)x([0-9]+)(c2)?__generic");
   for (const Config& config : configs) {
     const auto name = ExpectMatchesReference(**inst, *space, config, target, name_re, text);
     ASSERT_TRUE(name);
@@ -65,15 +65,14 @@ TEST_P(GenericKernelTest, EveryConfigMatchesTheReference) {
 }
 
 std::string ShapeName(const ::testing::TestParamInfo<GenericKernelTest::ParamType>& info) {
-  const auto& [shape, dtype] = info.param;
-  std::string name = std::string(shape.kind) + "_" + std::string(DTypeName(dtype)) + "_" +
-                     std::to_string(info.index);
+  const auto& [shape, type] = info.param;
+  std::string name = std::string(shape.kind) + "_" + type.Name() + "_" + std::to_string(info.index);
   return name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, GenericKernelTest,
                          ::testing::Combine(::testing::ValuesIn(kKernelShapes),
-                                            ::testing::Values(DType::kInt8, DType::kFp32)),
+                                            ::testing::ValuesIn(kAllTypes)),
                          ShapeName);
 
 TEST(GenericKernelNamesTest, FollowTheNamingScheme) {
@@ -84,6 +83,9 @@ TEST(GenericKernelNamesTest, FollowTheNamingScheme) {
   };
   const Case cases[] = {
       {"conv2d/int8/H=56,W=56,C=64,K=64,R=3,S=3,pad=1", "conv2d_u8s8u8_direct_4x16c2__generic"},
+      {"conv2d/int8/H=56,W=56,C=64,K=64,R=3,S=3,pad=1,io=s8",
+       "conv2d_s8s8s8_direct_4x16c2__generic"},
+      {"dense/int8/C=512,K=1000,io=s8", "dense_s8s8s8_gemm_1x16c2__generic"},
       {"conv2d/fp32/H=56,W=56,C=64,K=64,R=3,S=3,pad=1", "conv2d_f32_direct_4x16__generic"},
       {"dense/int8/C=512,K=1000", "dense_u8s8u8_gemm_1x16c2__generic"},
       {"dense/fp32/N=8,C=512,K=1000", "dense_f32_gemm_4x16__generic"},
@@ -185,21 +187,28 @@ TEST_F(GenericKernelApiTest, DepthwiseIsServedByItsOwnFamily) {
 }
 
 TEST_F(GenericKernelApiTest, ExecutesRepeatedlyOnNewInputs) {
-  Config c = space_->default_config();
-  c["threads"] = 2;
-  auto kernel = CreateKernel(op_, c, inst_->data, target_);
-  ASSERT_TRUE(kernel.ok());
-  AlignedBuffer out(op_.output_elements()), want(op_.output_elements());
-  for (int round = 0; round < 3; ++round) {
-    AlignedBuffer x(op_.input_elements());
-    for (int64_t i = 0; i < op_.input_elements(); ++i) {
-      x.as<uint8_t>()[i] = static_cast<uint8_t>((i * 37 + round * 101) & 0xff);
+  for (bool signed_io : {false, true}) {
+    OpSpec op = op_;
+    op.signed_io = signed_io;
+    auto inst = MakeOpInstance(op, 3);
+    ASSERT_TRUE(inst.ok());
+    Config c = space_->default_config();
+    c["threads"] = 2;
+    auto kernel = CreateKernel(op, c, (*inst)->data, target_);
+    ASSERT_TRUE(kernel.ok()) << kernel.status();
+    AlignedBuffer out(op.output_elements()), want(op.output_elements());
+    for (int round = 0; round < 3; ++round) {
+      AlignedBuffer x(op.input_elements());
+      for (int64_t i = 0; i < op.input_elements(); ++i) {
+        x.as<uint8_t>()[i] = static_cast<uint8_t>((i * 37 + round * 101) & 0xff);
+      }
+      ASSERT_TRUE(RunReference(op, (*inst)->data, x.data(), want.data()).ok());
+      ASSERT_TRUE((*kernel)->Execute(x.data(), out.data()).ok());
+      EXPECT_EQ(std::memcmp(out.data(), want.data(), out.size()), 0)
+          << "round " << round << " signed " << signed_io;
     }
-    ASSERT_TRUE(RunReference(op_, inst_->data, x.data(), want.data()).ok());
-    ASSERT_TRUE((*kernel)->Execute(x.data(), out.data()).ok());
-    EXPECT_EQ(std::memcmp(out.data(), want.data(), out.size()), 0) << "round " << round;
+    EXPECT_EQ((*kernel)->Execute(nullptr, out.data()).code(), absl::StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ((*kernel)->Execute(nullptr, out.data()).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(HostTargetTest, GenericPathAndEnvironmentOverride) {

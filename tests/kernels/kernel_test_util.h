@@ -8,9 +8,11 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -54,8 +56,39 @@ inline std::vector<Config> DefaultAndSampled(const ConfigSpace& space, size_t sa
   return configs;
 }
 
+// The element types a kernel sweep runs: int8 with u8 activations, int8 with
+// s8 activations (io=s8), fp32.
+struct TypeCase {
+  DType dtype;
+  bool signed_io;
+  // Part of parameterised test names: "int8" (u8 activations), "s8", "fp32".
+  std::string Name() const { return signed_io ? "s8" : std::string(DTypeName(dtype)); }
+};
+inline void PrintTo(const TypeCase& t, std::ostream* os) { *os << t.Name(); }
+inline constexpr TypeCase kU8{DType::kInt8, false};
+inline constexpr TypeCase kS8{DType::kInt8, true};
+inline constexpr TypeCase kF32{DType::kFp32, false};
+inline constexpr TypeCase kAllTypes[] = {kU8, kS8, kF32};
+inline constexpr TypeCase kInt8Types[] = {kU8, kS8};
+
+// Names the instances of a test parameterised by (path, TypeCase), e.g.
+// "neondot_s8": pass an object as INSTANTIATE_TEST_SUITE_P's last argument.
+struct PathTypeName {
+  template <typename Param>
+  std::string operator()(const ::testing::TestParamInfo<Param>& info) const {
+    return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param).Name();
+  }
+};
+
+// The `dtypes` part of the names of `op`'s kernels (docs/kernel-naming.md).
+inline std::string KernelDTypes(const OpSpec& op) {
+  if (op.dtype == DType::kFp32) return "f32";
+  return op.signed_io ? "s8s8s8" : "u8s8u8";
+}
+
 // Builds the kernel of `config` (valid in `space`) for `inst` on `target`,
-// expects its name to match `name_re` and start with the op kind, runs it on
+// expects its name to match `name_re`, start with the op kind and carry the
+// op's dtypes (KernelDTypes), runs it on
 // a garbage-filled output (it must overwrite every element) and expects the
 // reference's output (int8 bit-exact, fp32 within the verify.h tolerance).
 // Returns the kernel's name, or nullopt after recording a failure.
@@ -73,7 +106,8 @@ inline std::optional<std::string> ExpectMatchesReference(const OpInstance& inst,
   }
   const std::string name = (*kernel)->name();
   if (!std::regex_match(name, name_re) ||
-      name.rfind(std::string(OpKindName(inst.op.kind)) + "_", 0) != 0) {
+      name.rfind(std::string(OpKindName(inst.op.kind)) + "_" + KernelDTypes(inst.op) + "_", 0) !=
+          0) {
     ADD_FAILURE() << what << " " << key << ": unexpected kernel name " << name;
     return std::nullopt;
   }
@@ -99,11 +133,14 @@ inline std::optional<std::string> ExpectMatchesReference(const OpInstance& inst,
 struct ShapeCase {
   const char* kind;
   const char* fields;
-  // "KIND/DTYPE/FIELDS", for ParseOpSpec.
-  std::string Text(DType dtype) const {
-    return std::string(kind) + "/" + std::string(DTypeName(dtype)) + "/" + fields;
+  // "KIND/DTYPE/FIELDS[,io=s8]", for ParseOpSpec.
+  std::string Text(TypeCase type) const {
+    return std::string(kind) + "/" + std::string(DTypeName(type.dtype)) + "/" + fields +
+           (type.signed_io ? ",io=s8" : "");
   }
 };
+
+inline void PrintTo(const ShapeCase& c, std::ostream* os) { *os << c.kind << "/" << c.fields; }
 
 inline const ShapeCase kKernelShapes[] = {
     {"conv2d", "H=9,W=11,C=5,K=13,R=3,S=3,pad=1"},

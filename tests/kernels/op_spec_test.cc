@@ -69,6 +69,12 @@ TEST(OpSpecTest, CanonicalKeysRoundTrip) {
   fc.c = 512;
   fc.k = 1000;
   ops.push_back(fc);
+  OpSpec s8 = ResNetL1();
+  s8.signed_io = true;
+  ops.push_back(s8);
+  OpSpec dw_s8 = dw;
+  dw_s8.signed_io = true;
+  ops.push_back(dw_s8);
   for (const OpSpec& op : ops) {
     ASSERT_TRUE(ValidateOpSpec(op).ok()) << ValidateOpSpec(op);
     auto parsed = ParseOpSpec(CanonicalKey(op));
@@ -112,6 +118,36 @@ TEST(OpSpecTest, ParsesShortForms) {
   op = ParseOpSpec("dense/fp32");  // all defaults: a 1 -> 1 dense layer
   ASSERT_TRUE(op.ok()) << op.status();
   EXPECT_EQ(op->k, 1);
+}
+
+// io=s8 marks int8 ops with s8 activations: the key gains the suffix, u8
+// keys (io=u8 or no io field) do not change.
+TEST(OpSpecTest, SignedActivationsKey) {
+  auto op = ParseOpSpec("conv2d/int8/H=56,W=56,C=64,K=64,R=3,S=3,pad=1,act=relu,io=s8");
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_TRUE(op->signed_io);
+  EXPECT_EQ(CanonicalKey(*op),
+            "conv2d/int8/N=1,H=56,W=56,C=64,K=64,R=3,S=3,stride=1x1,pad=1x1x1x1,"
+            "dilation=1x1,groups=1,act=relu,io=s8");
+  OpSpec u8 = *op;
+  u8.signed_io = false;
+  EXPECT_EQ(u8, ResNetL1());
+  EXPECT_NE(*op, u8);
+  EXPECT_EQ(*ParseOpSpec("conv2d/int8/H=56,W=56,C=64,K=64,R=3,S=3,pad=1,act=relu,io=u8"), u8);
+  EXPECT_EQ(CanonicalKey(u8).find("io="), std::string::npos);
+  auto fields = ParseShapeFields("io=s8,K=32", ResNetL1());
+  ASSERT_TRUE(fields.ok()) << fields.status();
+  EXPECT_TRUE(fields->signed_io);
+  EXPECT_EQ(fields->k, 32);
+  EXPECT_EQ(ActivationMin(*op), -128);
+  EXPECT_EQ(ActivationMax(*op), 127);
+  EXPECT_EQ(ActivationMin(u8), 0);
+  EXPECT_EQ(ActivationMax(u8), 255);
+
+  auto fp32 = ParseOpSpec("conv2d/fp32/H=4,W=4,io=s8");
+  EXPECT_THAT(std::string(fp32.status().message()), HasSubstr("io=s8 is for int8 ops only"));
+  auto bad = ParseOpSpec("conv2d/int8/H=4,W=4,io=i8");
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("io must be u8 or s8, got 'i8'"));
 }
 
 TEST(OpSpecTest, ParseShapeFieldsKeepsTheBase) {

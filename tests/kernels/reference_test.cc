@@ -128,7 +128,7 @@ TEST(ReferenceInt8Test, ChannelsWeightsLayoutAndPerChannelScales) {
 TEST(ReferenceInt8Test, DenseBatchAndReluClamp) {
   const OpSpec op = Parse("dense/int8/N=3,C=1,K=1,act=relu");
   OpData d = Int8Data(op, {-2}, {0}, 128, 50);
-  SetActivationClamp(op.activation, 0.1f, d.quant);
+  SetActivationClamp(op, 0.1f, d.quant);
   std::vector<uint8_t> x = {120, 128, 140};  // -8, 0, 12
   std::vector<uint8_t> y(3);
   ASSERT_TRUE(RunReference(op, d, x.data(), y.data()).ok());
@@ -138,14 +138,82 @@ TEST(ReferenceInt8Test, DenseBatchAndReluClamp) {
 TEST(ReferenceInt8Test, Relu6Clamp) {
   QuantParams q;
   q.output_zero_point = 20;
-  SetActivationClamp(Activation::kRelu6, 0.05f, q);  // 6 / 0.05 = 120
+  const OpSpec relu6 = Parse("dense/int8/C=1,K=1,act=relu6");
+  SetActivationClamp(relu6, 0.05f, q);  // 6 / 0.05 = 120
   EXPECT_EQ(q.output_min, 20);
   EXPECT_EQ(q.output_max, 140);
-  SetActivationClamp(Activation::kRelu6, 0.01f, q);  // 600 steps: capped
+  SetActivationClamp(relu6, 0.01f, q);  // 600 steps: capped
   EXPECT_EQ(q.output_max, 255);
-  SetActivationClamp(Activation::kNone, 0.01f, q);
+  SetActivationClamp(Parse("dense/int8/C=1,K=1"), 0.01f, q);
   EXPECT_EQ(q.output_min, 0);
   EXPECT_EQ(q.output_max, 255);
+}
+
+// s8 activations: the clamp lives in [-128, 127].
+TEST(ReferenceInt8Test, SignedClamps) {
+  QuantParams q;
+  q.output_zero_point = -100;
+  SetActivationClamp(Parse("dense/int8/C=1,K=1,act=relu6,io=s8"), 0.05f, q);
+  EXPECT_EQ(q.output_min, -100);
+  EXPECT_EQ(q.output_max, 20);
+  SetActivationClamp(Parse("dense/int8/C=1,K=1,act=relu6,io=s8"), 0.01f, q);
+  EXPECT_EQ(q.output_max, 127);
+  SetActivationClamp(Parse("dense/int8/C=1,K=1,act=relu,io=s8"), 0.01f, q);
+  EXPECT_EQ(q.output_min, -100);
+  EXPECT_EQ(q.output_max, 127);
+  SetActivationClamp(Parse("dense/int8/C=1,K=1,io=s8"), 0.01f, q);
+  EXPECT_EQ(q.output_min, -128);
+  EXPECT_EQ(q.output_max, 127);
+  q.output_zero_point = 127;
+  SetActivationClamp(Parse("dense/int8/C=1,K=1,act=relu,io=s8"), 0.01f, q);
+  EXPECT_EQ(q.output_min, 127);
+  EXPECT_EQ(q.output_max, 127);
+
+  // Requantize returns the s8 output as its two's-complement byte.
+  EXPECT_EQ(static_cast<int8_t>(Requantize(-5, 0.5f, -10, -128, 127)), -12);  // -2.5 -> -2
+  EXPECT_EQ(static_cast<int8_t>(Requantize(1000, 1.0f, -10, -128, 127)), 127);
+  EXPECT_EQ(static_cast<int8_t>(Requantize(-1000, 1.0f, -10, -128, 127)), -128);
+  EXPECT_EQ(static_cast<int8_t>(Requantize(-3, 1.0f, -10, -10, 127)), -10);  // ReLU
+  EXPECT_EQ(static_cast<int8_t>(Requantize(std::numeric_limits<int32_t>::min(), 1e30f, 0, -128,
+                                           127)),
+            -128);
+}
+
+// s8 inputs and outputs: x - zx with x, zx in [-128, 127], outputs below 0.
+TEST(ReferenceInt8Test, SignedDenseAndRelu) {
+  const OpSpec op = Parse("dense/int8/N=4,C=2,K=1,io=s8");
+  OpData d = Int8Data(op, {3, -2}, {5}, -128, -20);
+  SetActivationClamp(op, 0.1f, d.quant);
+  // (x0 + 128) * 3 - (x1 + 128) * 2 + 5 - 20.
+  std::vector<int8_t> x = {-128, -128, 127, -128, -128, 127, 0, 0};
+  std::vector<int8_t> y(4);
+  ASSERT_TRUE(RunReference(op, d, x.data(), y.data()).ok());
+  EXPECT_THAT(y, ElementsAre(-15, 127, -128, 113));  // -15; 750 -> 127; -525 -> -128; 128 + 5 - 20
+
+  OpSpec relu = op;
+  relu.activation = Activation::kRelu;
+  SetActivationClamp(relu, 0.1f, d.quant);
+  ASSERT_TRUE(RunReference(relu, d, x.data(), y.data()).ok());
+  EXPECT_THAT(y, ElementsAre(-15, 127, -20, 113));
+
+  // The u8 zero-point range is rejected for s8 ops, and the reverse.
+  d.quant.input_zero_point = 200;
+  EXPECT_THAT(std::string(ValidateOpData(op, d).message()),
+              ::testing::HasSubstr("input_zero_point 200 is outside [-128, 127]"));
+  d.quant.input_zero_point = -1;
+  OpSpec u8 = op;
+  u8.signed_io = false;
+  EXPECT_THAT(std::string(ValidateOpData(u8, d).message()),
+              ::testing::HasSubstr("input_zero_point -1 is outside [0, 255]"));
+  d.quant.input_zero_point = 0;
+  d.quant.output_zero_point = 0;
+  d.quant.output_min = -128;
+  d.quant.output_max = 127;
+  EXPECT_TRUE(ValidateOpData(op, d).ok());
+  EXPECT_THAT(std::string(ValidateOpData(u8, d).message()),
+              ::testing::HasSubstr("output clamp [-128, 127] is not within [0, 255]"));
+  d.quant.output_max = 128;
+  EXPECT_FALSE(ValidateOpData(op, d).ok());
 }
 
 TEST(ReferenceFp32Test, ConvWithBiasAndMagnitude) {
@@ -257,8 +325,9 @@ NaiveOutput Naive(const OpSpec& op, const OpInstance& inst) {
                 const int64_t w = dw ? (int64_t{r} * op.s + s) * op.c + c
                                      : ((int64_t{k} * op.r + r) * op.s + s) * op.c + c;
                 if (op.dtype == DType::kInt8) {
-                  out.acc[o] += (inst.input.as<uint8_t>()[x] - inst.data.quant.input_zero_point) *
-                                inst.data.weights_s8[w];
+                  const int xv = op.signed_io ? int{inst.input.as<int8_t>()[x]}
+                                              : int{inst.input.as<uint8_t>()[x]};
+                  out.acc[o] += (xv - inst.data.quant.input_zero_point) * inst.data.weights_s8[w];
                 } else {
                   const double p = double{inst.input.as<float>()[x]} * inst.data.weights_f32[w];
                   out.sum[o] += p;
@@ -275,7 +344,9 @@ TEST(ReferenceTest, MatchesNaiveLoopOnRandomShapes) {
       "conv2d/int8/H=11,W=9,C=3,K=8,R=7,S=7,stride=2,pad=3",  // first layer, C=3
       "dense/int8/N=2,C=37,K=19", "dense/fp32/N=3,C=64,K=100",
       "depthwise_conv2d/int8/H=7,W=6,C=13,K=13,R=3,S=3,pad=1,groups=13",
-      "depthwise_conv2d/fp32/H=8,W=5,C=9,K=9,R=3,S=3,stride=2,pad=1,groups=9"};
+      "depthwise_conv2d/fp32/H=8,W=5,C=9,K=9,R=3,S=3,stride=2,pad=1,groups=9",
+      "conv2d/int8/H=6,W=7,C=5,K=9,R=3,S=3,pad=1,act=relu,io=s8",
+      "depthwise_conv2d/int8/H=7,W=6,C=13,K=13,R=3,S=3,pad=1,groups=13,io=s8"};
   for (int i = 0; i < 40; ++i) {
     const bool dw = i % 4 == 3;
     const int c = dw ? pick(1, 20) : std::vector<int>{1, 3, 4, 5, 16, 17}[pick(0, 5)];
@@ -285,7 +356,8 @@ TEST(ReferenceTest, MatchesNaiveLoopOnRandomShapes) {
         ",R=", pick(1, 4), ",S=", pick(1, 4), ",stride=", pick(1, 3), "x", pick(1, 3),
         ",pad=", pick(0, 2), "x", pick(0, 2), "x", pick(0, 2), "x", pick(0, 2),
         ",dilation=", pick(1, 2), "x", pick(1, 2), ",groups=", dw ? c : 1,
-        ",act=", std::vector<const char*>{"none", "relu", "relu6"}[pick(0, 2)]));
+        ",act=", std::vector<const char*>{"none", "relu", "relu6"}[pick(0, 2)],
+        i % 4 == 2 ? ",io=s8" : ""));
   }
   int checked = 0;
   for (const std::string& spec : specs) {

@@ -1,4 +1,6 @@
-// The registry's merge of several kernel families into one space.
+// The registry's merge of several kernel families into one space, and the
+// registered families.
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
@@ -9,6 +11,9 @@
 #include "gtest/gtest.h"
 #include "kernels/src/kernel_family.h"
 #include "qtune/kernels/config_space.h"
+#include "qtune/kernels/kernel.h"
+#include "qtune/kernels/op_spec.h"
+#include "qtune/kernels/verify.h"
 
 namespace qtune::kernels::internal {
 namespace {
@@ -96,6 +101,39 @@ TEST(KernelFamiliesTest, GenericFamilyIsRegistered) {
   std::vector<std::string> names;
   for (const KernelFamily* f : AllFamilies()) names.emplace_back(f->name());
   EXPECT_THAT(names, ::testing::Contains("generic_direct"));
+}
+
+// Every family that supports an int8 op also supports it with s8
+// activations (io=s8): the same families, and the merged space's default
+// kernel on this machine's paths runs exactly.
+TEST(KernelFamiliesTest, EveryFamilyTakesS8Activations) {
+  Target target = HostTarget();
+  target.max_threads = 2;
+  for (const char* text : {"conv2d/int8/H=9,W=10,C=16,K=24,R=3,S=3,pad=1,act=relu",
+                           "conv2d/int8/H=8,W=8,C=6,K=20,R=3,S=3,stride=2,pad=1",
+                           "dense/int8/N=3,C=40,K=33,act=relu6",
+                           "depthwise_conv2d/int8/H=9,W=9,C=24,K=24,R=3,S=3,pad=1,groups=24"}) {
+    SCOPED_TRACE(text);
+    auto u8 = ParseOpSpec(text);
+    ASSERT_TRUE(u8.ok()) << u8.status();
+    OpSpec s8 = *u8;
+    s8.signed_io = true;
+    for (const KernelFamily* f : AllFamilies()) {
+      if (!f->Available()) continue;
+      EXPECT_EQ(f->Supports(*u8, target).ok(), f->Supports(s8, target).ok()) << f->name();
+    }
+    auto space = DescribeSpace(s8, target);
+    ASSERT_TRUE(space.ok()) << space.status();
+    auto inst = MakeOpInstance(s8, 4);
+    ASSERT_TRUE(inst.ok()) << inst.status();
+    auto kernel = CreateKernel(s8, space->default_config(), (*inst)->data, target);
+    ASSERT_TRUE(kernel.ok()) << kernel.status();
+    EXPECT_THAT((*kernel)->name(), ::testing::HasSubstr("_s8s8s8_"));
+    std::vector<uint8_t> out(s8.output_elements(), 0xA5);
+    ASSERT_TRUE((*kernel)->Execute((*inst)->input.data(), out.data()).ok());
+    const VerifyResult v = VerifyOutput(**inst, out.data());
+    EXPECT_EQ(v.mismatches, 0) << (*kernel)->name() << ": " << v.Summary();
+  }
 }
 
 }  // namespace

@@ -85,6 +85,9 @@ TEST(MakeOpInstanceTest, BytesArePinned) {
   ASSERT_TRUE(i8.ok() && f32.ok());
   EXPECT_EQ(InstanceHash(**i8), 0x91c43b0c34f44ae8ull) << std::hex << InstanceHash(**i8);
   EXPECT_EQ(InstanceHash(**f32), 0xde3131337b31a702ull) << std::hex << InstanceHash(**f32);
+  auto s8 = MakeOpInstance(Parse("conv2d/int8/H=6,W=5,C=3,K=4,R=3,S=3,pad=1,act=relu,io=s8"), 7);
+  ASSERT_TRUE(s8.ok());
+  EXPECT_EQ(InstanceHash(**s8), 0xabf2bcb180ca08dbull) << std::hex << InstanceHash(**s8);
 }
 
 TEST(MakeOpInstanceTest, Int8OutputsSpreadOverTheRange) {
@@ -186,6 +189,71 @@ TEST(MakeOpInstanceTest, ZeroPointsDependOnTheSeed) {
     EXPECT_GE(zo, 96);
     EXPECT_LT(zo, 160);
   }
+}
+
+// io=s8: the u8 instance of the same seed moved down by 128 (verify.h):
+// inputs x ^ 0x80, zero points and clamp - 128, the same constants, every
+// reference output - 128. Covers every zero-point class and activation.
+TEST(MakeOpInstanceTest, SignedInstancesMirrorTheU8Ones) {
+  for (uint64_t seed : {1, 2, 3, 7}) {
+    for (const char* text : {"conv2d/int8/H=14,W=14,C=32,K=32,R=3,S=3,pad=1",
+                             "conv2d/int8/H=9,W=9,C=5,K=16,R=3,S=3,stride=2,pad=1,act=relu",
+                             "dense/int8/N=4,C=100,K=50,act=relu6",
+                             "depthwise_conv2d/int8/H=8,W=8,C=24,K=24,R=3,S=3,pad=1,groups=24"}) {
+      SCOPED_TRACE(std::string(text) + " seed " + std::to_string(seed));
+      const OpSpec u8_op = Parse(text);
+      OpSpec s8_op = u8_op;
+      s8_op.signed_io = true;
+      auto u8 = MakeOpInstance(u8_op, seed);
+      auto s8 = MakeOpInstance(s8_op, seed);
+      ASSERT_TRUE(u8.ok() && s8.ok());
+      const OpInstance& a = **u8;
+      const OpInstance& b = **s8;
+      EXPECT_EQ(b.op, s8_op);
+      ASSERT_EQ(a.input.size(), b.input.size());
+      for (size_t i = 0; i < a.input.size(); ++i) {
+        ASSERT_EQ(b.input.as<uint8_t>()[i], a.input.as<uint8_t>()[i] ^ 0x80) << "input " << i;
+      }
+      EXPECT_EQ(a.data.weights_s8, b.data.weights_s8);
+      EXPECT_EQ(a.data.bias_s32, b.data.bias_s32);
+      EXPECT_EQ(a.data.quant.requant_scale, b.data.quant.requant_scale);
+      const QuantParams& qa = a.data.quant;
+      const QuantParams& qb = b.data.quant;
+      EXPECT_EQ(qb.input_zero_point, qa.input_zero_point - 128);
+      EXPECT_EQ(qb.output_zero_point, qa.output_zero_point - 128);
+      EXPECT_EQ(qb.output_min, qa.output_min - 128);
+      EXPECT_EQ(qb.output_max, qa.output_max - 128);
+      EXPECT_TRUE(ValidateOpData(s8_op, b.data).ok()) << ValidateOpData(s8_op, b.data);
+      for (int64_t i = 0; i < u8_op.output_elements(); ++i) {
+        const int want = a.reference.as<uint8_t>()[i] - 128;
+        ASSERT_EQ(b.reference.as<int8_t>()[i], want) << "output " << i;
+      }
+    }
+  }
+  // The edge zero points of s8 instances: -128 and 127.
+  const OpSpec op = Parse("dense/int8/N=2,C=64,K=16,io=s8");
+  auto one = MakeOpInstance(op, 1);
+  auto two = MakeOpInstance(op, 2);
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ((*one)->data.quant.input_zero_point, 127);
+  EXPECT_EQ((*one)->data.quant.output_zero_point, -128);
+  EXPECT_EQ((*two)->data.quant.input_zero_point, -128);
+  EXPECT_EQ((*two)->data.quant.output_zero_point, 127);
+}
+
+TEST(VerifyOutputTest, SignedOutputsPrintAsS8) {
+  auto inst = MakeOpInstance(Parse("dense/int8/N=2,C=16,K=8,io=s8"), 3);
+  ASSERT_TRUE(inst.ok());
+  const OpInstance& in = **inst;
+  std::vector<int8_t> y(in.reference.as<int8_t>(), in.reference.as<int8_t>() + 16);
+  EXPECT_EQ(VerifyOutput(in, y.data()).mismatches, 0);
+  const int want = y[3];
+  y[3] = static_cast<int8_t>(want == -128 ? 127 : -128);
+  const VerifyResult bad = VerifyOutput(in, y.data());
+  EXPECT_EQ(bad.mismatches, 1);
+  EXPECT_EQ(bad.max_abs_error, std::abs(y[3] - want));
+  EXPECT_EQ(bad.Summary(), "1 of 16 outputs differ; first at 3 (got " + std::to_string(y[3]) +
+                               ", want " + std::to_string(want) + ")");
 }
 
 TEST(MakeOpInstanceTest, Fp32DataInUnitRange) {

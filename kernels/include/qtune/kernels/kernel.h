@@ -9,9 +9,12 @@
 //   RETURN_IF_ERROR(kernel->Execute(input, output));
 //
 // Semantics are defined by the reference implementation (reference.h):
-//   int8: acc = bias[k] + sum (x - input_zero_point) * w          (int32)
+//   int8: acc = bias[k] + sum (x - input_zero_point) * w          (int32, exact)
 //         y  = clamp(rne(float(acc) * requant_scale[k]) + output_zero_point,
-//                    output_min, output_max)                      (u8)
+//                    output_min, output_max)
+//         x and y are u8 in [0, 255], or s8 in [-128, 127] when op.signed_io;
+//         w is s8 either way, and the sum runs over the taps inside the
+//         input (padding contributes nothing).
 //   fp32: y  = act(bias[k] + sum x * w)
 // Every kernel is bit-exact against the reference for int8, and within the
 // tolerance of verify.h for fp32.
@@ -30,14 +33,17 @@
 
 namespace qtune::kernels {
 
-// Quantisation parameters of an int8 operator.
+// Quantisation parameters of an int8 operator. The activations' range is
+// [0, 255] (u8), or [-128, 127] when the op's signed_io is set (s8); the
+// zero points and the output clamp lie in that range.
 struct QuantParams {
-  int32_t input_zero_point = 0;   // in [0, 255]
-  int32_t output_zero_point = 0;  // in [0, 255]
+  int32_t input_zero_point = 0;   // in the activations' range
+  int32_t output_zero_point = 0;  // in the activations' range
   // Per output channel: input_scale * weight_scale[k] / output_scale.
   std::vector<float> requant_scale;
-  // Output clamp in the quantised domain; encodes the fused activation
-  // (ReLU: output_min = output_zero_point).
+  // Output clamp in the quantised domain, within the activations' range;
+  // encodes the fused activation (ReLU: output_min = output_zero_point).
+  // The defaults are the u8 range; SetActivationClamp() sets either.
   int32_t output_min = 0;
   int32_t output_max = 255;
 };
@@ -53,11 +59,15 @@ struct OpData {
   std::vector<float> bias_f32;      // fp32 ops, one per output channel
 };
 
-// OK when `data` has the sizes `op` needs and valid quantisation parameters.
+// OK when `data` has the sizes `op` needs and valid quantisation parameters
+// (zero points and output clamp within the activations' range of `op`).
 absl::Status ValidateOpData(const OpSpec& op, const OpData& data);
 
-// Output clamp bounds for `act` in the quantised domain.
-void SetActivationClamp(Activation act, float output_scale, QuantParams& quant);
+// Sets quant.output_min / output_max for op.activation in the quantised
+// output domain of `op` (u8 [0, 255], or s8 [-128, 127] for signed_io), from
+// quant.output_zero_point: none: the whole range; ReLU: [zero point, max];
+// ReLU6: [zero point, min(max, zero point + rne(6 / output_scale))].
+void SetActivationClamp(const OpSpec& op, float output_scale, QuantParams& quant);
 
 // What a kernel may use on the executing CPU.
 struct Target {
@@ -80,11 +90,11 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   // Name following docs/kernel-naming.md, e.g.
-  // "conv2d_u8s8u8_direct_4x16c4__generic".
+  // "conv2d_u8s8u8_direct_4x16c4__generic" ("s8s8s8" for signed_io).
   virtual const std::string& name() const = 0;
   // `input` and `output` are dense tensors in the layouts of op_spec.h, of
-  // the op's dtype (u8 for int8, float for fp32). The output is fully
-  // overwritten.
+  // the op's dtype (int8: u8, or s8 when op.signed_io; fp32: float). The
+  // output is fully overwritten.
   virtual absl::Status Execute(const void* input, void* output) = 0;
 };
 

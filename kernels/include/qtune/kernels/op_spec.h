@@ -63,6 +63,11 @@ struct OpSpec {
   friend bool operator==(const OpSpec&, const OpSpec&) = default;
 };
 
+// The value range of an int8 op's activations (input and output elements,
+// zero points, output clamp): [0, 255] for u8, [-128, 127] for signed_io.
+inline int32_t ActivationMin(const OpSpec& op) { return op.signed_io ? -128 : 0; }
+inline int32_t ActivationMax(const OpSpec& op) { return op.signed_io ? 127 : 255; }
+
 // Returns OK when the spec describes an operator the library can represent:
 // positive sizes, a non-empty output, dense with H=W=R=S=1, groups 1 (conv2d)
 // or C (depthwise), dimensions small enough that every tensor has < 2^31

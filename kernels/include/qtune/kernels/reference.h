@@ -19,9 +19,12 @@ namespace qtune::kernels {
 // Requantises one int32 accumulator: clamp(rne(float(acc) * scale) + zp, lo, hi).
 // float(acc) and the product are IEEE binary32 operations; rne is round to
 // nearest, ties to even. Kernels must reproduce exactly these operations.
+// Returns the output element's byte: the u8 value for bounds in [0, 255], the
+// s8 value in two's complement for bounds in [-128, 127] (signed_io).
 uint8_t Requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi);
 
-// Runs the reference of `op` (int8: u8 in/out; fp32: float in/out).
+// Runs the reference of `op` (int8: u8 in/out, or s8 in/out for signed_io;
+// fp32: float in/out).
 // For fp32, `magnitude` (optional, output_elements() floats) receives
 // |bias| + sum |x * w| per output element, which sets the verification
 // tolerance (verify.h).

@@ -59,7 +59,12 @@ struct OpInstance {
 //     255 would clamp every output); 0 gives mid-range ones in [96, 160);
 //   * bias and per-channel requantisation scales such that outputs spread
 //     over the u8 range (standard deviation ~50 steps, centred on the output
-//     zero point when it is mid-range, else on the middle of the clamp range).
+//     zero point when it is mid-range, else on the middle of the clamp range);
+//   * signed_io (s8 activations): the u8 instance of the same seed moved
+//     down by 128: inputs x - 128 (edge values -128 and 127), zero points
+//     and output clamp - 128 (edge zero points -128 and 127, mid-range ones
+//     in [-32, 32)), the same weights, bias and scales. The accumulators are
+//     the u8 instance's, and every output is its output minus 128.
 // fp32: data uniform on [-1, 1). Same seed, same bytes, on every platform.
 absl::StatusOr<std::unique_ptr<OpInstance>> MakeOpInstance(const OpSpec& op, uint64_t seed);
 
