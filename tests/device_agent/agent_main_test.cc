@@ -168,9 +168,16 @@ TEST(AgentMainTest, ADownDaemonNeitherStopsTheAgentNorFloodsItsLog) {
   EXPECT_EQ(agent.Wait(), 0);
   const std::string err = agent.Stderr();
   EXPECT_THAT(err, HasSubstr("cannot register with the qtune daemon at " + daemon));
-  // One line for the failure (repeats of the same error are not logged) and
-  // one for the shutdown.
-  EXPECT_EQ(Lines(err), 2) << err;
+  // The failure is logged once: repeats of the same error are not. (Other
+  // lines: the shutdown, and on some devices a start-up note such as
+  // "running under emulation".)
+  size_t failures = 0;
+  for (size_t at = err.find("cannot register"); at != std::string::npos;
+       at = err.find("cannot register", at + 1)) {
+    ++failures;
+  }
+  EXPECT_EQ(failures, 1u) << err;
+  EXPECT_LE(Lines(err), 3) << err;
 }
 
 TEST(AgentMainTest, HelpNamesTheFlags) {
