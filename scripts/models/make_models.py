@@ -633,8 +633,19 @@ class _merge(dict):
         self.target[k] = (min(lo, v[0]), max(hi, v[1]))
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        bad_input(message)
+
+
+def bad_input(message):
+    """Bad flags or names: one line on stderr, exit code 2."""
+    print(f"make_models: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    ap = _Parser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="Models: " + ", ".join(MODELS))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "models"),
@@ -653,9 +664,9 @@ def main():
     names = [n for n in args.only.split(",") if n] or list(MODELS)
     bad = [n for n in names if n not in MODELS]
     if bad:
-        sys.exit(f"make_models: unknown model {bad[0]!r}; known: {', '.join(MODELS)}")
+        bad_input(f"unknown model {bad[0]!r}; known: {', '.join(MODELS)}")
     if args.seed < 0:
-        sys.exit("make_models: --seed must be >= 0")
+        bad_input("--seed must be >= 0")
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, flush=True))
     os.makedirs(args.out, exist_ok=True)
 
