@@ -439,7 +439,7 @@ def emit_qop(net, shapes, ranges):
     g.info(qname("input"), u8, INPUT_SHAPE)
     for l in net.layers:
         op, name, y = l["op"], l["name"], l["y"]
-        if op == "conv":
+        if op in ("conv", "gemm"):
             wq, ws = weight_qparams_per_channel(l["w"])
             bq, _ = quantize_bias(l["b"], qp[l["x"]][0], ws)
             xs, xz = params(l["x"])
@@ -448,8 +448,12 @@ def emit_qop(net, shapes, ranges):
             wsn = g.init(name + ".weight_scale", ws)
             wzn = g.init(name + ".weight_zero_point", np.zeros(len(ws), np.int8))
             b = g.init(name + ".bias_quantized", bq)
-            g.node("QLinearConv", [qname(l["x"]), xs, xz, w, wsn, wzn, ys, yz, b], [qname(y)],
-                   name + "_quant", **conv_attrs(l))
+            if op == "conv":
+                g.node("QLinearConv", [qname(l["x"]), xs, xz, w, wsn, wzn, ys, yz, b],
+                       [qname(y)], name + "_quant", **conv_attrs(l))
+            else:   # QGemm takes the bias before the output scale
+                g.node("QGemm", [qname(l["x"]), xs, xz, w, wsn, wzn, b, ys, yz], [qname(y)],
+                       name + "_quant", domain=MS_DOMAIN, transB=1)
         elif op == "add":
             a_s, a_z = params(l["a"])
             b_s, b_z = params(l["b"])
@@ -474,17 +478,6 @@ def emit_qop(net, shapes, ranges):
             g.info(y, TensorProto.FLOAT, shapes[y])
             ys, yz = params(y)
             g.node("QuantizeLinear", [y, ys, yz], [qname(y)], y + "_QuantizeLinear")
-        elif op == "gemm":
-            wq, ws = weight_qparams_per_channel(l["w"])
-            bq, _ = quantize_bias(l["b"], qp[l["x"]][0], ws)
-            xs, xz = params(l["x"])
-            ys, yz = params(y)
-            w = g.init(name + ".weight_quantized", wq)
-            wsn = g.init(name + ".weight_scale", ws)
-            wzn = g.init(name + ".weight_zero_point", np.zeros(len(ws), np.int8))
-            b = g.init(name + ".bias_quantized", bq)
-            g.node("QGemm", [qname(l["x"]), xs, xz, w, wsn, wzn, b, ys, yz], [qname(y)],
-                   name + "_quant", domain=MS_DOMAIN, transB=1)
         g.info(qname(y), u8, shapes[y])
     ys, yz = params("output")
     g.node("DequantizeLinear", [qname("output"), ys, yz], ["output"], "output_DequantizeLinear")
