@@ -610,6 +610,8 @@ def build_family(family, seed, log):
     if not np.all(np.isfinite(logits)):
         raise RuntimeError(f"{family}: non-finite logits")
     top1 = logits.argmax(axis=1)
+    if np.ptp(logits, axis=1).min() == 0 or len(set(top1.tolist())) == 1:
+        raise RuntimeError(f"{family}: degenerate logits (all equal, or one top-1 for all images)")
     log(f"{family}: calibration logits std {logits.std():.2f}, range [{logits.min():.2f}, "
         f"{logits.max():.2f}], {len(set(top1.tolist()))} distinct top-1 of {len(top1)}")
     return net, ranges, shapes

@@ -21,7 +21,7 @@ usage: scripts/peers/ort-bench.sh [--models DIR] [--only A,B] [--threads 1,2] [-
   --block-ms MS     timed milliseconds per contender and round, at least (default 200)
   --qtune-agent A   also time `qtune run` on the agent at A (needs --qtune-db)
   --qtune-db FILE   the tuning database `qtune run` takes its configs from
-  --qtune-bin BIN   the qtune binary (default build/bin/qtune)
+  --qtune-bin BIN   the qtune binary (default $QTUNE_BUILD_DIR/bin/qtune, build/bin/qtune)
   --json FILE       write the results as JSON
   --install-only    install onnxruntime-node into build/peers/ort and stop
 
@@ -34,7 +34,7 @@ ort_version="1.30.0"
 ort_dir="$root/build/peers/ort"
 models="$root/build/models"
 only="" threads="1,2" runs=5 rounds=5 block_ms=200 agent="" db="" json="" install_only=0
-qtune_bin="$root/build/bin/qtune"
+qtune_bin="${QTUNE_BUILD_DIR:-$root/build}/bin/qtune"
 
 die() { echo "ort-bench: $*" >&2; exit 2; }
 need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
