@@ -351,6 +351,17 @@ class Converter {
   }
 
   absl::Status QuantizeLinear(const onnx::NodeProto& n) {
+    // Requantising a dequantised view with its own parameters (DQ -> Flatten
+    // -> Q): the quantised tensor itself, no float round trip.
+    if (auto v = view_of_.find(n.input(0)); v != view_of_.end()) {
+      const proto::TensorSpec& q = tensors_.at(v->second);
+      QTUNE_ASSIGN_OR_RETURN(float scale, ScalarFloat(n.input(1)));
+      QTUNE_ASSIGN_OR_RETURN(auto zp, ZeroPoint(n, 2));
+      if (q.scale() == scale && q.zero_point() == zp.first && q.type() == zp.second) {
+        view_of_[n.output(0)] = v->second;
+        return absl::OkStatus();
+      }
+    }
     // A float -> int8 edge (the model's input, or after a float operator).
     QTUNE_ASSIGN_OR_RETURN(std::string x, Float(n.input(0)));
     const proto::TensorSpec& in = tensors_.at(x);
