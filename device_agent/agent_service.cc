@@ -13,29 +13,14 @@
 #include "common/grpc_health.h"
 #include "device_agent/device_info.h"
 #include "device_agent/measure_options.h"
+#include "device_agent/model_service.h"
+#include "device_agent/rpc_guard.h"
 #include "proto/convert.h"
 #include "proto/qtune.grpc.pb.h"
 #include "qtune/kernels/kernel.h"
 
 namespace qtune::agent {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-// Runs a handler body; an exception becomes INTERNAL instead of escaping
-// into gRPC.
-grpc::Status Guard(const std::function<grpc::Status()>& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("agent error: ", e.what()));
-  } catch (...) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "agent error: unknown exception");
-  }
-}
 
 class DeviceAgentService final : public proto::DeviceAgent::Service {
  public:
@@ -141,6 +126,7 @@ struct AgentServer::Impl {
   proto::DeviceInfo info;
   std::unique_ptr<WorkerSupervisor> supervisor;
   std::unique_ptr<DeviceAgentService> service;
+  std::unique_ptr<grpc::Service> models;
   std::unique_ptr<grpc::Server> server;
   std::mutex shutdown_mu;
   bool shut_down = false;
@@ -170,6 +156,9 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentServerOptio
   impl->service = std::make_unique<DeviceAgentService>(options.security.token, impl->info,
                                                        kernels::HostTarget(),
                                                        impl->supervisor.get());
+  impl->models = MakeModelRunnerService(
+      ModelServiceOptions{options.security.token, options.model_cache_dir, impl->info},
+      impl->supervisor.get());
   EnableHealthService();
   grpc::ServerBuilder builder;
   // Without this, Linux lets a second agent bind the same port silently.
@@ -181,6 +170,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentServerOptio
   int port = 0;
   builder.AddListeningPort(address->ToString(), *credentials, &port);
   builder.RegisterService(impl->service.get());
+  builder.RegisterService(impl->models.get());
   absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartServer(builder, *address, &port);
   if (!server.ok()) return server.status();
   impl->server = *std::move(server);

@@ -1,7 +1,9 @@
 // File: agent_service.h
 // The DeviceAgent gRPC server (proto/qtune.proto): GetDeviceInfo,
 // DescribeSpace, and RunTrials, whose trials run one at a time in the
-// worker process of a WorkerSupervisor. No gRPC headers here on purpose.
+// worker process of a WorkerSupervisor; and on the same port the
+// ModelRunner service (whole models, model_service.h). No gRPC headers here
+// on purpose.
 //
 //   AgentServerOptions options;
 //   options.listen = "127.0.0.1:0";
@@ -49,6 +51,9 @@ struct AgentServerOptions {
   // (CheckServerSecurity). An empty token disables the check.
   ServerSecurity security;
   WorkerOptions worker;
+  // Where loaded models are also kept on disk (ModelRunner, model_service.h);
+  // empty: in memory only.
+  std::string model_cache_dir;
 };
 
 // Thread-safe.

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -50,6 +51,10 @@ ABSL_FLAG(std::string, register_token, "",
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA certificate(s) to verify the daemon's TLS certificate with; makes the "
           "--register channel use TLS.");
+
+ABSL_FLAG(std::string, model_cache, "",
+          "Directory where models sent for whole-model runs are kept (created if missing), so "
+          "that a restarted agent still has them; default: memory only.");
 
 namespace {
 
@@ -118,6 +123,16 @@ int Serve() {
   options.security.token = FlagOrEnv(absl::GetFlag(FLAGS_token), "QTUNE_AGENT_TOKEN");
   options.security.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.security.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.model_cache_dir = absl::GetFlag(FLAGS_model_cache);
+  if (!options.model_cache_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(options.model_cache_dir, error);
+    if (error || !std::filesystem::is_directory(options.model_cache_dir)) {
+      return qtune::cli::ReportError(
+          kProgram, absl::InvalidArgumentError(absl::StrCat(
+                        "--model_cache ", options.model_cache_dir, " is not a usable directory")));
+    }
+  }
 
   // SIGINT/SIGTERM are taken synchronously by sigwait() below; block them
   // before any thread starts so that every thread inherits the mask.
@@ -176,12 +191,14 @@ int main(int argc, char** argv) {
   if (qtune::agent::IsWorkerInvocation(argc, argv)) return qtune::agent::RunWorker(argc, argv);
 
   absl::SetProgramUsageMessage(
-      "the qtune device agent: serves GetDeviceInfo, DescribeSpace and RunTrials over gRPC,\n"
+      "the qtune device agent: serves GetDeviceInfo, DescribeSpace and RunTrials, and whole-model\n"
+      "runs (LoadModel, RunModel), over gRPC,\n"
       "and the standard health service (grpc.health.v1.Health).\n"
       "Usage: qtune-agent [--listen=127.0.0.1:7070] [--token=SECRET] [--port-file=FILE]\n"
       "                   [--tls-cert=CERT.pem --tls-key=KEY.pem]\n"
       "                   [--register=DAEMON_HOST:PORT [--advertise=HOST:PORT] [--heartbeat=5]\n"
       "                    [--register-token=SECRET] [--tls-ca=CA.pem]]\n"
+      "                   [--model-cache=DIR]\n"
       "A non-loopback --listen needs --token and TLS. Flags may be spelled with '-' or '_'.\n"
       "See docs/agent.md and docs/security.md.");
   absl::FlagsUsageConfig usage;

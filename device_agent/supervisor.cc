@@ -358,4 +358,16 @@ proto::TrialResult WorkerSupervisor::RunTrial(const proto::OpSpec& op, const pro
   return result;
 }
 
+absl::Status WorkerSupervisor::RunExclusive(const std::function<absl::Status()>& body,
+                                          const std::function<bool()>& cancelled) {
+  std::unique_lock<std::timed_mutex> run(run_mu_, std::defer_lock);
+  while (!run.try_lock_for(std::chrono::milliseconds(kReadSliceMs))) {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError("cancelled while waiting for the trial in progress");
+    }
+  }
+  if (is_shut_down()) return absl::UnavailableError("the agent is shutting down");
+  return body();
+}
+
 }  // namespace qtune::agent

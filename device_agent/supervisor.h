@@ -73,6 +73,14 @@ class WorkerSupervisor {
                               const proto::MeasureOptions& options, double timeout_ms,
                               const std::function<bool()>& cancelled = nullptr);
 
+  // Runs `body` on the caller's thread while no trial runs (the device is
+  // used by one thing at a time: a whole-model run waits for the trial in
+  // progress and trials wait for it). CANCELLED when `cancelled` (polled as
+  // in RunTrial) returns true before the turn comes; UNAVAILABLE after
+  // Shutdown(). The worker is left as it is.
+  absl::Status RunExclusive(const std::function<absl::Status()>& body,
+                            const std::function<bool()>& cancelled = nullptr);
+
   struct TrialDeadlines {
     double instance_ms = 0;    // InstanceTimeoutMs(op's MACs, instance_timeout_floor_ms)
     double kernel_ms = 0;      // timeout_ms, or AutoKernelTimeoutMs when it is 0

@@ -1,4 +1,5 @@
 // qtune run: a whole ONNX model on an agent with the tuned configs.
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -98,8 +99,11 @@ int RunRun(const ParsedArgs& args) {
     options.input = *std::move(input);
   }
 
+  // The default database is optional (every layer then runs its default
+  // config); one named with --db must exist.
   std::unique_ptr<db::Store> store;
-  const std::string db_path = absl::GetFlag(FLAGS_db);
+  std::string db_path = absl::GetFlag(FLAGS_db);
+  if (!args.given.count("db") && !std::filesystem::exists(db_path)) db_path.clear();
   if (!db_path.empty()) {
     absl::StatusOr<std::unique_ptr<db::Store>> opened =
         db::Store::Open(db_path, db::Store::Mode::kReadOnly);
