@@ -1,0 +1,299 @@
+// Executor on small graphs built here: an int8 chain through every node
+// kind (u8 and s8) equal to the reference executor bit for bit, an fp32
+// chain within tolerance, configs and the thread cap, buffer reuse, and the
+// validation of graphs that come off the network.
+#include "runtime/executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/convert.h"
+
+namespace qtune::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+
+class GraphBuilder {
+ public:
+  explicit GraphBuilder(uint32_t seed = 1) : rng_(seed) {}
+
+  void Tensor(const std::string& name, proto::ElemType type, std::vector<int64_t> shape,
+              float scale = 0, int32_t zp = 0) {
+    proto::TensorSpec* t = g_.add_tensors();
+    t->set_name(name);
+    t->set_type(type);
+    for (int64_t d : shape) t->add_shape(d);
+    t->set_scale(scale);
+    t->set_zero_point(zp);
+  }
+  proto::ModelNode& Node(proto::ModelNode::Kind kind, const std::string& name,
+                         std::vector<std::string> inputs, const std::string& output) {
+    proto::ModelNode* n = g_.add_nodes();
+    n->set_kind(kind);
+    n->set_name(name);
+    for (auto& i : inputs) n->add_inputs(i);
+    n->set_output(output);
+    return *n;
+  }
+  // A CONV node of `op` with random constants (int8: requantisation that
+  // keeps outputs spread).
+  proto::ModelNode& Conv(const std::string& name, const kernels::OpSpec& op, const std::string& in,
+                         const std::string& out, int32_t in_zp, int32_t out_zp) {
+    proto::ModelNode& n = Node(proto::ModelNode::CONV, name, {in}, out);
+    *n.mutable_op() = ToProto(op);
+    std::uniform_int_distribution<int> w8(-127, 127);
+    std::uniform_real_distribution<float> wf(-0.5f, 0.5f);
+    const int64_t count = op.weight_elements();
+    std::string weights;
+    if (op.dtype == kernels::DType::kInt8) {
+      for (int64_t i = 0; i < count; ++i) weights.push_back(static_cast<char>(w8(rng_)));
+      for (int k = 0; k < op.k; ++k) {
+        n.add_bias_s32(w8(rng_) * 50);
+        n.add_requant_scale(1.0f / (60.0f * static_cast<float>(op.reduction_size())) * (1 + k % 3));
+      }
+      n.set_input_zero_point(in_zp);
+      n.set_output_zero_point(out_zp);
+      n.set_output_min(op.activation == kernels::Activation::kNone ? kernels::ActivationMin(op)
+                                                                    : out_zp);
+      n.set_output_max(kernels::ActivationMax(op));
+    } else {
+      for (int64_t i = 0; i < count; ++i) {
+        const float v = wf(rng_);
+        weights.append(reinterpret_cast<const char*>(&v), 4);
+      }
+      for (int k = 0; k < op.k; ++k) n.add_bias_f32(wf(rng_));
+    }
+    n.set_weights(weights);
+    return n;
+  }
+  proto::ModelGraph& graph() { return g_; }
+
+ private:
+  proto::ModelGraph g_;
+  std::mt19937 rng_;
+};
+
+kernels::OpSpec Op(kernels::OpKind kind, kernels::DType dtype, int h, int c, int k, int r,
+                   bool s8 = false, kernels::Activation act = kernels::Activation::kNone) {
+  kernels::OpSpec op;
+  op.kind = kind;
+  op.dtype = dtype;
+  op.n = 1;
+  op.h = op.w = h;
+  op.c = c;
+  op.k = kind == kernels::OpKind::kDepthwiseConv2d ? c : k;
+  op.r = op.s = r;
+  op.pad_top = op.pad_left = op.pad_bottom = op.pad_right = r / 2;
+  op.groups = kind == kernels::OpKind::kDepthwiseConv2d ? c : 1;
+  op.activation = act;
+  op.signed_io = s8;
+  return op;
+}
+
+// input [1,4,6,6] -> QUANTIZE -> conv 3x3 (ReLU) -> depthwise 3x3 -> conv 1x1
+// -> ADD(ReLU) with the first conv -> MAX_POOL 2x2/2 -> RELU -> CLIP ->
+// GLOBAL_AVG_POOL -> RESHAPE [1,8] -> dense 8->5 -> DEQUANTIZE.
+proto::ModelGraph Int8Chain(bool s8) {
+  using K = kernels::OpKind;
+  using D = kernels::DType;
+  const proto::ElemType q = s8 ? proto::S8 : proto::U8;
+  const int32_t z0 = s8 ? -3 : 125, z1 = s8 ? -100 : 10, z2 = s8 ? 5 : 130;
+  GraphBuilder b;
+  b.Tensor("x", proto::F32, {1, 4, 6, 6});
+  b.Tensor("xq", q, {1, 6, 6, 4}, 0.02f, z0);
+  b.Tensor("c1", q, {1, 6, 6, 8}, 0.05f, z1);
+  b.Tensor("d1", q, {1, 6, 6, 8}, 0.04f, z2);
+  b.Tensor("c2", q, {1, 6, 6, 8}, 0.06f, z2);
+  b.Tensor("sum", q, {1, 6, 6, 8}, 0.08f, z1);
+  b.Tensor("pool", q, {1, 3, 3, 8}, 0.08f, z1);
+  b.Tensor("relu", q, {1, 3, 3, 8}, 0.08f, z1);
+  b.Tensor("clip", q, {1, 3, 3, 8}, 0.08f, z1);
+  b.Tensor("gap", q, {1, 1, 1, 8}, 0.03f, z0);
+  b.Tensor("flat", q, {1, 8}, 0.03f, z0);
+  b.Tensor("fc", q, {1, 5}, 0.1f, z2);
+  b.Tensor("y", proto::F32, {1, 5});
+  b.Node(proto::ModelNode::QUANTIZE, "quant", {"x"}, "xq");
+  b.Conv("conv1", Op(K::kConv2d, D::kInt8, 6, 4, 8, 3, s8, kernels::Activation::kRelu), "xq",
+         "c1", z0, z1);
+  b.Conv("dw", Op(K::kDepthwiseConv2d, D::kInt8, 6, 8, 8, 3, s8), "c1", "d1", z1, z2);
+  b.Conv("conv2", Op(K::kConv2d, D::kInt8, 6, 8, 8, 1, s8), "d1", "c2", z2, z2);
+  b.Node(proto::ModelNode::ADD, "add", {"c1", "c2"}, "sum").set_activation(proto::RELU);
+  proto::ModelNode& pool = b.Node(proto::ModelNode::MAX_POOL, "pool", {"sum"}, "pool");
+  pool.set_kernel_h(2);
+  pool.set_kernel_w(2);
+  pool.set_stride_h(2);
+  pool.set_stride_w(2);
+  b.Node(proto::ModelNode::RELU, "relu", {"pool"}, "relu");
+  proto::ModelNode& clip = b.Node(proto::ModelNode::CLIP, "clip", {"relu"}, "clip");
+  clip.set_clip_min(0.1f);
+  clip.set_clip_max(5.0f);
+  b.Node(proto::ModelNode::GLOBAL_AVG_POOL, "gap", {"clip"}, "gap");
+  b.Node(proto::ModelNode::RESHAPE, "flatten", {"gap"}, "flat");
+  kernels::OpSpec dense = Op(K::kDense, D::kInt8, 1, 8, 5, 1, s8);
+  dense.pad_top = dense.pad_left = dense.pad_bottom = dense.pad_right = 0;
+  b.Conv("fc", dense, "flat", "fc", z0, z2);
+  b.Node(proto::ModelNode::DEQUANTIZE, "dequant", {"fc"}, "y");
+  b.graph().set_input("x");
+  b.graph().set_output("y");
+  return b.graph();
+}
+
+std::string RunGraph(const proto::ModelGraph& g, bool reference, const std::string& input = "") {
+  ExecutorOptions options;
+  options.reference = reference;
+  absl::StatusOr<std::unique_ptr<Executor>> e = Executor::Create(g, options);
+  EXPECT_TRUE(e.ok()) << e.status();
+  if (!e.ok()) return "";
+  std::string out;
+  absl::Status s = (*e)->Run(input.empty() ? DefaultInput(g) : input, &out);
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+class Int8ChainTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Int8ChainTest, EqualsTheReferenceBitForBit) {
+  const proto::ModelGraph g = Int8Chain(GetParam());
+  const std::string fast = RunGraph(g, false), ref = RunGraph(g, true);
+  ASSERT_EQ(fast.size(), 5u * 4);
+  EXPECT_EQ(fast, ref);
+  // Not saturated: the outputs differ from each other.
+  std::vector<float> y(5);
+  std::memcpy(y.data(), fast.data(), 20);
+  std::sort(y.begin(), y.end());
+  EXPECT_LT(std::unique(y.begin(), y.end()) - y.begin(), 6);
+  EXPECT_GE(std::unique(y.begin(), y.end()) - y.begin(), 3) << y[0] << " " << y[4];
+  // Not a constant: the input matters.
+  std::string other = DefaultInput(g);
+  for (size_t i = 0; i < other.size(); i += 4) other[i + 3] ^= 0x01;
+  EXPECT_EQ(RunGraph(g, false, other), RunGraph(g, true, other));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, Int8ChainTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "s8" : "u8"; });
+
+TEST(ExecutorTest, Fp32ChainWithinTolerance) {
+  using K = kernels::OpKind;
+  using D = kernels::DType;
+  GraphBuilder b;
+  b.Tensor("x", proto::F32, {1, 3, 8, 8});
+  b.Tensor("c", proto::F32, {1, 8, 8, 16});
+  b.Tensor("a", proto::F32, {1, 8, 8, 16});
+  b.Tensor("g", proto::F32, {1, 16});
+  b.Tensor("y", proto::F32, {1, 4});
+  b.Conv("conv", Op(K::kConv2d, D::kFp32, 8, 3, 16, 3, false, kernels::Activation::kRelu), "x",
+         "c", 0, 0);
+  b.Node(proto::ModelNode::ADD, "add", {"c", "c"}, "a").set_activation(proto::RELU6);
+  b.Node(proto::ModelNode::GLOBAL_AVG_POOL, "gap", {"a"}, "g");
+  kernels::OpSpec dense = Op(K::kDense, D::kFp32, 1, 16, 4, 1);
+  dense.pad_top = dense.pad_left = dense.pad_bottom = dense.pad_right = 0;
+  b.Conv("fc", dense, "g", "y", 0, 0);
+  b.graph().set_input("x");
+  b.graph().set_output("y");
+  const std::string fast = RunGraph(b.graph(), false), ref = RunGraph(b.graph(), true);
+  ASSERT_EQ(fast.size(), 16u);
+  for (int i = 0; i < 4; ++i) {
+    float f, r;
+    std::memcpy(&f, &fast[4 * i], 4);
+    std::memcpy(&r, &ref[4 * i], 4);
+    EXPECT_NEAR(f, r, 1e-4 * std::max(1.0f, std::abs(r)));
+  }
+  ExecutorOptions options;
+  absl::StatusOr<std::unique_ptr<Executor>> e = Executor::Create(b.graph(), options);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)->nodes()[0].name, "x:nhwc");  // the layout change shows as a node
+  EXPECT_EQ((*e)->output_type(), proto::F32);
+  EXPECT_THAT((*e)->output_shape(), ::testing::ElementsAre(1, 4));
+}
+
+TEST(ExecutorTest, ConfigsThreadsAndBufferReuse) {
+  const proto::ModelGraph g = Int8Chain(false);
+  ExecutorOptions options;
+  options.threads = 1;
+  kernels::OpSpec op = *FromProto(g.nodes(1).op());
+  absl::StatusOr<kernels::ConfigSpace> space = kernels::DescribeSpace(op, options.target);
+  ASSERT_TRUE(space.ok());
+  options.configs["conv1"] = space->default_config();
+  absl::StatusOr<std::unique_ptr<Executor>> e = Executor::Create(g, options);
+  ASSERT_TRUE(e.ok()) << e.status();
+  for (const NodeInfo& n : (*e)->nodes()) {
+    if (n.kind != proto::ModelNode::CONV) continue;
+    EXPECT_EQ(n.default_config, n.name != "conv1") << n.name;
+    EXPECT_FALSE(n.kernel.empty());
+  }
+  // The 11 activation tensors share fewer, reused buffers.
+  size_t tensor_bytes = 0;
+  for (const proto::TensorSpec& t : g.tensors()) {
+    if (t.name() == "x") continue;
+    size_t bytes = t.type() == proto::F32 ? 4 : 1;
+    for (int64_t d : t.shape()) bytes *= d;
+    tensor_bytes += std::max<size_t>(bytes, 64);
+  }
+  EXPECT_LT((*e)->activation_bytes(), tensor_bytes * 2 / 3);
+  std::vector<double> us;
+  std::string out;
+  ASSERT_TRUE((*e)->Run(DefaultInput(g), &out, &us).ok());
+  EXPECT_EQ(us.size(), (*e)->nodes().size());
+  EXPECT_EQ((*e)->Run("short", &out).code(), absl::StatusCode::kInvalidArgument);
+  // A config the op's space does not allow.
+  options.configs["conv1"] = {{"no_such_knob", 1}};
+  absl::StatusOr<std::unique_ptr<Executor>> bad = Executor::Create(g, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("conv1"));
+}
+
+// Each mutation of a valid graph is refused with INVALID_ARGUMENT naming
+// what is wrong; none crashes.
+TEST(ExecutorTest, RefusesMalformedGraphs) {
+  struct Case {
+    const char* what;
+    std::function<void(proto::ModelGraph&)> mutate;
+  };
+  const std::vector<Case> cases = {
+      {"no such input", [](auto& g) { g.mutable_nodes(2)->set_inputs(0, "nope"); }},
+      {"read before written", [](auto& g) { g.mutable_nodes(1)->set_inputs(0, "sum"); }},
+      {"written twice", [](auto& g) { g.mutable_nodes(3)->set_output("c1"); }},
+      {"weights", [](auto& g) { g.mutable_nodes(1)->mutable_weights()->pop_back(); }},
+      {"bias", [](auto& g) { g.mutable_nodes(1)->mutable_bias_s32()->RemoveLast(); }},
+      {"zero point", [](auto& g) { g.mutable_nodes(1)->set_input_zero_point(300); }},
+      {"scale", [](auto& g) { g.mutable_nodes(1)->set_requant_scale(0, -1); }},
+      {"op shape", [](auto& g) { g.mutable_nodes(1)->mutable_op()->set_h(7); }},
+      {"add shapes", [](auto& g) { g.mutable_nodes(4)->set_inputs(1, "xq"); }},
+      {"pool window", [](auto& g) { g.mutable_nodes(5)->set_pad_top(2); }},
+      {"pool output", [](auto& g) { g.mutable_nodes(5)->set_stride_h(1); }},
+      {"clip", [](auto& g) { g.mutable_nodes(7)->set_clip_min(9); }},
+      {"tensor type", [](auto& g) { g.mutable_tensors(3)->set_type(proto::F32); }},
+      {"tensor shape", [](auto& g) { g.mutable_tensors(3)->set_shape(0, -1); }},
+      {"quantisation", [](auto& g) { g.mutable_tensors(2)->set_scale(0); }},
+      {"huge tensor", [](auto& g) { g.mutable_tensors(2)->set_shape(0, int64_t{1} << 40); }},
+      {"duplicate tensor", [](auto& g) { *g.add_tensors() = g.tensors(2); }},
+      {"no output", [](auto& g) { g.set_output("nope"); }},
+      {"unknown kind", [](auto& g) { g.mutable_nodes(6)->set_kind(proto::ModelNode::KIND_UNSPECIFIED); }},
+      {"no input", [](auto& g) { g.set_input("nope"); }},
+      {"reshape size", [](auto& g) { g.mutable_tensors(10)->set_shape(1, 9); }},
+  };
+  for (const Case& c : cases) {
+    proto::ModelGraph g = Int8Chain(false);
+    c.mutate(g);
+    ExecutorOptions options;
+    for (bool reference : {false, true}) {
+      options.reference = reference;
+      absl::StatusOr<std::unique_ptr<Executor>> e = Executor::Create(g, options);
+      EXPECT_FALSE(e.ok()) << c.what;
+      if (!e.ok()) {
+        EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << c.what << ": " << e.status();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qtune::runtime
