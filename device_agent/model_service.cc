@@ -24,6 +24,9 @@
 namespace qtune::agent {
 namespace {
 
+// Runs of each variant when settling alternative configs (Executor::Settle).
+constexpr int kSettleRounds = 5;
+
 bool IsSha256(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f');
@@ -195,23 +198,36 @@ class ModelRunnerService final : public proto::ModelRunner::Service {
         }
         options.configs[name] = FromProto(config);
       }
+      for (const auto& [name, config] : request->alternatives()) {
+        if (!conv_nodes.count(name)) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              absl::StrCat("an alternative config for '", name,
+                                           "', which is not a convolution of the model"));
+        }
+        options.alternatives[name] = FromProto(config);
+      }
       for (const auto& [name, config] : options.configs) {
         absl::StrAppend(&key, "|", name, "=", kernels::ConfigToString(config));
+      }
+      for (const auto& [name, config] : options.alternatives) {
+        absl::StrAppend(&key, "|", name, "~", kernels::ConfigToString(config));
       }
       const std::function<bool()> cancelled = [context] { return context->IsCancelled(); };
       absl::Status status = supervisor_->RunExclusive(
           [&]() -> absl::Status {
             std::lock_guard<std::mutex> lock(executor_mu_);
+            const std::string input =
+                request->input().empty() ? runtime::DefaultInput(*graph) : request->input();
             if (executor_ == nullptr || executor_key_ != key) {
               executor_.reset();
               absl::StatusOr<std::unique_ptr<runtime::Executor>> made =
                   runtime::Executor::Create(*graph, options);
               if (!made.ok()) return made.status();
+              // Alternatives are settled once per executor, on its first input.
+              if (absl::Status s = (*made)->Settle(input, kSettleRounds); !s.ok()) return s;
               executor_ = *std::move(made);
               executor_key_ = key;
             }
-            const std::string input =
-                request->input().empty() ? runtime::DefaultInput(*graph) : request->input();
             return Time(*executor_, input, options.reference ? 0 : warmup,
                         options.reference ? 1 : runs, request->return_output(), reply,
                         cancelled);
@@ -254,6 +270,7 @@ class ModelRunnerService final : public proto::ModelRunner::Service {
       t->set_kind(info.kind);
       t->set_kernel(info.kernel);
       t->set_default_config(info.default_config);
+      t->set_alternative(info.alternative);
       t->set_median_us(Median(per_node[n]));
     }
     reply->set_output_type(executor.output_type());

@@ -20,8 +20,9 @@
 //    refuses, runs outside 1..kMaxRuns, an input of the wrong size. The run
 //    waits for the trial in progress and trials wait for it
 //    (WorkerSupervisor::RunExclusive); a cancelled call stops waiting. The
-//    kernels of the last (model, configs, threads) are kept, so repeated
-//    runs do not compile again.
+//    kernels of the last (model, configs, alternatives, threads) are kept,
+//    so repeated runs do not compile again; alternative configs are settled
+//    once, when those kernels are made (Executor::Settle).
 //
 // Thread-safety: the service is thread-safe.
 #ifndef QTUNE_DEVICE_AGENT_MODEL_SERVICE_H_

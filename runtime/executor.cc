@@ -57,6 +57,8 @@ struct Step {
   kernels::OpSpec op;
   kernels::OpData data;  // reference mode only
   std::unique_ptr<kernels::Kernel> kernel;
+  std::unique_ptr<kernels::Kernel> alternative;  // Settle() may choose it
+  bool use_alternative = false;
   // others
   QuantizeArgs quantize;
   AddArgs add;
@@ -515,6 +517,16 @@ absl::Status Executor::Impl::AddConv(const proto::ModelNode& node, Step& step,
   if (!kernel.ok()) return NodeError(node, std::string(kernel.status().message()));
   step.kernel = *std::move(kernel);
   step.info.kernel = step.kernel->name();
+  if (auto alt = options.alternatives.find(node.name()); alt != options.alternatives.end()) {
+    absl::StatusOr<std::unique_ptr<kernels::Kernel>> second = kernels::CreateKernel(
+        *op, CapThreads(*space, alt->second, options.threads, /*raise=*/false), data,
+        options.target);
+    if (!second.ok()) {
+      return NodeError(node, absl::StrCat("alternative config: ", second.status().message()));
+    }
+    step.alternative = *std::move(second);
+    step.info.has_alternative = true;
+  }
   return absl::OkStatus();
 }
 
@@ -570,7 +582,7 @@ void Executor::Impl::RunStep(Step& step, const std::string& input_bytes) {
       if (reference) {
         (void)kernels::RunReference(step.op, step.data, x, y);
       } else {
-        (void)step.kernel->Execute(x, y);
+        (void)(step.use_alternative ? step.alternative : step.kernel)->Execute(x, y);
       }
       break;
     case StepKind::kQuantizeEntry:
@@ -664,6 +676,34 @@ absl::Status Executor::Run(const std::string& input, std::string* output,
   if (output != nullptr) {
     const Tensor& out = m.tensors[m.output];
     output->assign(static_cast<const char*>(m.Data(m.output, input)), out.bytes);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Executor::Settle(const std::string& input, int rounds) {
+  Impl& m = *impl_;
+  bool any = false;
+  for (const Step& step : m.steps) any |= step.alternative != nullptr;
+  if (!any || rounds < 1) return absl::OkStatus();
+  std::vector<std::vector<double>> primary(m.steps.size()), alternative(m.steps.size());
+  std::vector<double> us;
+  for (int r = 0; r < rounds; ++r) {
+    for (bool alt : {false, true}) {
+      for (Step& step : m.steps) step.use_alternative = alt && step.alternative != nullptr;
+      if (absl::Status s = Run(input, nullptr, &us); !s.ok()) return s;
+      for (size_t i = 0; i < m.steps.size(); ++i) (alt ? alternative : primary)[i].push_back(us[i]);
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  for (size_t i = 0; i < m.steps.size(); ++i) {
+    Step& step = m.steps[i];
+    step.use_alternative =
+        step.alternative != nullptr && median(alternative[i]) < median(primary[i]);
+    m.infos[i].alternative = step.use_alternative;
+    if (step.use_alternative) m.infos[i].kernel = step.alternative->name();
   }
   return absl::OkStatus();
 }

@@ -46,6 +46,8 @@ struct ExecutorOptions {
   // Kernel config per CONV node name; a node without one runs its op's
   // default config.
   std::map<std::string, kernels::Config> configs;
+  // Per CONV node, a second config to try in place (Settle()).
+  std::map<std::string, kernels::Config> alternatives;
   // Caps every kernel's `threads` knob (a default config gets the largest
   // value within the cap); 0 = as configured.
   int threads = 0;
@@ -61,6 +63,8 @@ struct NodeInfo {
   proto::ModelNode::Kind kind = proto::ModelNode::KIND_UNSPECIFIED;
   std::string kernel;            // CONV: the kernel's name
   bool default_config = false;   // CONV: no config was given
+  bool has_alternative = false;  // CONV: an alternative config was given
+  bool alternative = false;      // CONV: the alternative runs (Settle() found it faster)
 };
 
 class Executor {
@@ -76,6 +80,12 @@ class Executor {
   // `node_us` (optional): the time of each node of nodes(), microseconds.
   absl::Status Run(const std::string& input, std::string* output,
                    std::vector<double>* node_us = nullptr);
+
+  // For the nodes with an alternative config: runs the model `rounds` times
+  // with every primary config and `rounds` times with every alternative,
+  // alternating, and keeps per node the one with the lower median time in
+  // place. Later runs use the choice; nodes() reports it.
+  absl::Status Settle(const std::string& input, int rounds);
 
   const std::vector<NodeInfo>& nodes() const;
   size_t input_bytes() const;

@@ -123,6 +123,21 @@ TEST(ExecutorTest, ConfigsThreadsAndBufferReuse) {
   ASSERT_TRUE((*e)->Run(DefaultInput(g), &out, &us).ok());
   EXPECT_EQ(us.size(), (*e)->nodes().size());
   EXPECT_EQ((*e)->Run("short", &out).code(), absl::StatusCode::kInvalidArgument);
+  // Alternatives: settled in place, the output unchanged whichever runs.
+  ExecutorOptions alt = options;
+  alt.threads = 2;
+  alt.alternatives["conv1"] = space->default_config();
+  alt.alternatives["conv2"] = kernels::DescribeSpace(*FromProto(g.nodes(3).op()), alt.target)
+                                  ->default_config();
+  absl::StatusOr<std::unique_ptr<Executor>> settled = Executor::Create(g, alt);
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  int with_alternative = 0;
+  for (const NodeInfo& n : (*settled)->nodes()) with_alternative += n.has_alternative;
+  EXPECT_EQ(with_alternative, 2);
+  ASSERT_TRUE((*settled)->Settle(DefaultInput(g), 3).ok());
+  std::string settled_out;
+  ASSERT_TRUE((*settled)->Run(DefaultInput(g), &settled_out).ok());
+  EXPECT_EQ(settled_out, out);
   // A config the op's space does not allow.
   options.configs["conv1"] = {{"no_such_knob", 1}};
   absl::StatusOr<std::unique_ptr<Executor>> bad = Executor::Create(g, options);

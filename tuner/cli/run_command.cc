@@ -149,6 +149,7 @@ int RunRun(const ParsedArgs& args) {
       if (auto c = choice_of.find(t.name()); c != choice_of.end()) {
         line["kernel"] = t.kernel();
         line["config"] = std::string(SourceName(c->second->source));
+        if (!c->second->alternative.empty()) line["one_thread_kept"] = t.alternative();
         line["config_text"] = c->second->config_text;
         if (c->second->tuned_us > 0) line["tuned_us"] = json::Number(c->second->tuned_us);
         if (!c->second->note.empty()) line["note"] = c->second->note;
@@ -197,6 +198,7 @@ int RunRun(const ParsedArgs& args) {
       std::string config;
       if (auto c = choice_of.find(t.name()); c != choice_of.end()) {
         config = std::string(SourceName(c->second->source));
+        if (t.alternative()) config += " 1t";  // its one-thread alternative was faster in place
       }
       std::cout << absl::StrFormat("%-28s %-24s %10.1f %5.1f%%  %-12s %s\n", t.name(), op,
                                    t.median_us(), sum > 0 ? 100 * t.median_us() / sum : 0.0,
@@ -204,6 +206,14 @@ int RunRun(const ParsedArgs& args) {
     }
     for (const ConfigChoice& c : run->choices) {
       if (!c.note.empty()) std::cout << "  " << c.node << ": " << c.note << "\n";
+    }
+    int kept_one_thread = 0;
+    for (const proto::NodeTiming& t : reply.nodes()) kept_one_thread += t.alternative();
+    if (kept_one_thread > 0) {
+      std::cout << absl::StrFormat(
+          "  %d layers run their fastest one-thread config (\"1t\"): faster in place than their "
+          "multi-thread best\n",
+          kept_one_thread);
     }
     std::cout << absl::StrFormat(
         "\n%s: median %.3f ms, min %.3f ms over %d runs (%d threads); nodes sum to %.3f ms\n",

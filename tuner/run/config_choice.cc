@@ -12,9 +12,11 @@
 namespace qtune::tuner {
 namespace {
 
-// The fastest trials read per (workload, settings) slice: enough to find one
-// within the thread cap, bounded whatever the database holds.
-constexpr int kCandidatesPerSlice = 64;
+// The fastest trials read per (workload, settings) slice: enough to find
+// the fastest within the thread cap and the fastest with one thread in the
+// tunes qtune runs (hundreds of trials per layer), bounded whatever the
+// database holds (one index seek each).
+constexpr int kCandidatesPerSlice = 512;
 
 int64_t ThreadsOf(const kernels::Config& config) {
   auto it = config.find("threads");
@@ -60,6 +62,18 @@ absl::Status Choose(const db::Store& store, const proto::DeviceInfo& info,
   QTUNE_ASSIGN_OR_RETURN(kernels::ConfigSpace space, describe(op));
   const db::TrialRecord* capped = nullptr;
   kernels::Config capped_config;
+  // The fastest single-thread trial, the alternative of a multi-thread choice.
+  auto single_thread = [&]() {
+    for (const db::TrialRecord& t : candidates) {
+      absl::StatusOr<kernels::Config> config = space.Parse(t.config);
+      if (config.ok() && ThreadsOf(*config) == 1) {
+        choice.alternative = *std::move(config);
+        choice.alternative_text = t.config;
+        choice.alternative_us = t.median_us;
+        return;
+      }
+    }
+  };
   for (const db::TrialRecord& t : candidates) {
     absl::StatusOr<kernels::Config> config = space.Parse(t.config);
     if (!config.ok()) continue;  // recorded under an older space
@@ -69,6 +83,7 @@ absl::Status Choose(const db::Store& store, const proto::DeviceInfo& info,
       choice.config_text = t.config;
       choice.kernel = t.kernel;
       choice.tuned_us = t.median_us;
+      if (ThreadsOf(choice.config) > 1) single_thread();
       return absl::OkStatus();
     }
     if (capped == nullptr) {
@@ -84,6 +99,7 @@ absl::Status Choose(const db::Store& store, const proto::DeviceInfo& info,
     choice.tuned_us = capped->median_us;
     choice.note = absl::StrCat("tuned with ", ThreadsOf(choice.config), " threads, run with ",
                                threads);
+    if (threads > 1) single_thread();
   }
   return absl::OkStatus();
 }

@@ -14,6 +14,10 @@
 //     (the request caps every kernel's threads: kTunedCapped);
 //  3. else the op's default config (kDefault), noting when trials of the op
 //     exist only for other kernel builds.
+// A tuned config with several threads comes with the fastest one-thread
+// config as its alternative: between the layers of a model, waking threads
+// can cost more than they save on a small layer, which a layer timed alone
+// does not show; the agent keeps whichever is faster in place.
 //
 // Thread-safety: free functions; `store` is only read.
 #ifndef QTUNE_TUNER_RUN_CONFIG_CHOICE_H_
@@ -41,6 +45,11 @@ struct ConfigChoice {
   std::string kernel;         // the tuned trial's kernel name
   double tuned_us = 0;        // the tuned trial's median latency
   std::string note;           // e.g. "tuned only with kernel build X"
+  // When `config` uses several threads: the fastest one-thread config, for
+  // the agent to try in place (RunModelRequest.alternatives); empty if none.
+  kernels::Config alternative;
+  std::string alternative_text;
+  double alternative_us = 0;
 };
 
 std::string_view SourceName(ConfigChoice::Source source);  // "tuned", "tuned-capped", "default"

@@ -138,6 +138,7 @@ absl::StatusOr<ModelRun> RunModel(AgentClient& agent, const db::Store* store,
     if (c.source != ConfigChoice::Source::kDefault) {
       (*request.mutable_configs())[c.node] = ToProto(c.config);
     }
+    if (!c.alternative.empty()) (*request.mutable_alternatives())[c.node] = ToProto(c.alternative);
   }
   request.set_threads(run.threads);
   request.set_runs(options.runs);

@@ -103,6 +103,9 @@ TEST_F(ConfigChoiceTest, FastestWithinTheThreadCapOfTheAgentsBuild) {
     EXPECT_EQ(choice.config_text, threads == 1 ? "mr=2,threads=1" : "mr=4,threads=2");
     EXPECT_EQ(choice.tuned_us, threads == 1 ? 12 : 10);
     EXPECT_EQ(choice.config.at("mr"), threads == 1 ? 2 : 4);
+    // A multi-thread choice comes with the fastest one-thread config.
+    EXPECT_EQ(choice.alternative_text, threads == 1 ? "" : "mr=2,threads=1");
+    EXPECT_EQ(choice.alternative_us, threads == 1 ? 0 : 12);
   }
 }
 
