@@ -4,7 +4,8 @@
 # under qemu-aarch64 (default cpu "max", plus the Cortex-A53 fallback), a
 # smoke run of scripts/arm-mca.sh (every microkernel's loop found), then
 # the emulated deployment end to end: scripts/deploy-agent.sh through
-# scripts/adb-emulated, `qtune tune` of two layers on that agent, the
+# scripts/adb-emulated, `qtune tune` of two layers on that agent, `qtune run
+# --check` of MobileNetV2 int8 on it, the
 # database checked for OK trials under an aarch64 device key, a Cortex-A53
 # device whose agent says which kernel paths are missing, and a big.LITTLE
 # device (fake /proc/cpuinfo) whose space has the cluster knob.
@@ -127,6 +128,16 @@ assert len(layers) == 2, "want OK trials of 2 layers under an aarch64 device key
 assert all("__neon" in k for k in int8), "int8 best kernels not on an ARM path: %r" % int8
 print("test-aarch64: e2e: %d best rows with OK trials under %s" % (len(ok), ok[0]["device_key"]))
 PY
+# A whole model on the emulated phone: sent in chunks, run with the
+# ARM kernels, checked exactly against the reference executor.
+models="${QTUNE_BUILD_DIR:-$root/build}/models"
+if [ -f "$models/mobilenetv2_int8_qdq.onnx" ]; then
+  echo "\$ qtune run --onnx mobilenetv2_int8_qdq.onnx --agent 127.0.0.1:$port --runs 1 --check"
+  "$host_bin/qtune" run --onnx "$models/mobilenetv2_int8_qdq.onnx" --agent "127.0.0.1:$port" \
+    --db "$work/e2e.db" --runs 1 --warmup-runs 1 --check | tail -2 || fail "qtune run"
+else
+  echo "test-aarch64: e2e: no test models in $models (built with the host tree): qtune run skipped"
+fi
 echo "test-aarch64: NOTE: timings under qemu emulation mean nothing (functional test only)."
 "$root/scripts/deploy-agent.sh" --serial emulator-5554 --port "$port" --stop || fail "stop"
 
