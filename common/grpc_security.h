@@ -38,6 +38,7 @@
 #include "common/listen_address.h"
 
 namespace grpc {
+class Channel;
 class ChannelCredentials;
 class Server;
 class ServerBuilder;
@@ -88,6 +89,16 @@ absl::Status CheckClientSecurity(std::string_view target, std::string_view tls_c
 // INVALID_ARGUMENT when the file cannot be read or holds no PEM certificate.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     std::string_view tls_ca_file);
+
+// A client channel to `address` ("HOST:PORT", port 1..65535; otherwise
+// INVALID_ARGUMENT "bad <what> address '...': expected HOST:PORT") that
+// never goes through an HTTP proxy from the environment (agents and daemons
+// are dialled directly: loopback, adb forwards, the lab network) and takes
+// replies up to 64 MiB; TLS trusting only `tls_ca_pem` when it is not
+// empty (PEM text, not a file name), insecure otherwise.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(const std::string& address,
+                                                                 const std::string& tls_ca_pem,
+                                                                 std::string_view what);
 
 // Builds and starts `builder`'s server, whose listening port for `address`
 // was added with `selected_port`, holding gRPC's own log lines back

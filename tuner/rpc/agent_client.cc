@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_security.h"
 #include "common/status_macros.h"
 #include "device_agent/measure_options.h"
 #include "proto/convert.h"
@@ -21,18 +22,6 @@ namespace {
 
 // The largest cache flush an agent does (worker.cc: at most 64 MiB).
 constexpr size_t kMaxFlushBytes = size_t{64} << 20;
-
-// "HOST:PORT" (HOST may be a bracketed IPv6 literal) with a port in 1..65535.
-absl::Status ValidateAddress(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad agent address '", address, "': expected HOST:PORT"));
-  }
-  return absl::OkStatus();
-}
 
 absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
   if (status.ok()) return absl::OkStatus();
@@ -64,23 +53,12 @@ AgentClient::~AgentClient() = default;
 
 absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(
     const std::string& address, const std::string& token, const AgentClientOptions& options) {
-  QTUNE_RETURN_IF_ERROR(ValidateAddress(address));
   auto impl = std::make_unique<Impl>();
   impl->address = address;
   impl->token = token;
   impl->options = options;
-  grpc::ChannelArguments args;
-  // The agent is reached directly (loopback, adb forward): never via an
-  // HTTP proxy from the environment.
-  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (!options.tls_ca_pem.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options.tls_ca_pem;
-    credentials = grpc::SslCredentials(ssl);
-  }
-  impl->channel = grpc::CreateCustomChannel(address, credentials, args);
+  QTUNE_ASSIGN_OR_RETURN(impl->channel,
+                         MakeClientChannel(address, options.tls_ca_pem, "agent"));
   impl->stub = proto::DeviceAgent::NewStub(impl->channel);
   impl->health = grpc::health::v1::Health::NewStub(impl->channel);
   impl->models = proto::ModelRunner::NewStub(impl->channel);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_security.h"
 #include "common/status_macros.h"
 #include "proto/convert.h"
 #include "proto/health.grpc.pb.h"
@@ -38,27 +39,12 @@ DaemonClient::~DaemonClient() = default;
 
 absl::StatusOr<std::unique_ptr<DaemonClient>> DaemonClient::Connect(
     const std::string& address, const std::string& token, const DaemonClientOptions& options) {
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad daemon address '", address, "': expected HOST:PORT"));
-  }
   auto impl = std::make_unique<Impl>();
   impl->address = address;
   impl->token = token;
   impl->options = options;
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (!options.tls_ca_pem.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options.tls_ca_pem;
-    credentials = grpc::SslCredentials(ssl);
-  }
-  impl->channel = grpc::CreateCustomChannel(address, credentials, args);
+  QTUNE_ASSIGN_OR_RETURN(impl->channel,
+                         MakeClientChannel(address, options.tls_ca_pem, "daemon"));
   impl->stub = proto::Tuner::NewStub(impl->channel);
 
   auto health = grpc::health::v1::Health::NewStub(impl->channel);
