@@ -188,8 +188,9 @@ class ModelRunnerService final : public proto::ModelRunner::Service {
       runtime::ExecutorOptions options;
       options.threads = request->threads();
       options.reference = request->reference();
+      options.fuse = !request->no_fusion();
       std::string key = absl::StrCat(request->sha256(), "|", options.threads, "|",
-                                     options.reference);
+                                     options.reference, "|", options.fuse);
       for (const auto& [name, config] : request->configs()) {
         if (!conv_nodes.count(name)) {
           return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -271,6 +272,8 @@ class ModelRunnerService final : public proto::ModelRunner::Service {
       t->set_kernel(info.kernel);
       t->set_default_config(info.default_config);
       t->set_alternative(info.alternative);
+      t->set_fused_add(info.fused_add);
+      t->set_fused_into(info.fused_into);
       t->set_median_us(Median(per_node[n]));
     }
     reply->set_output_type(executor.output_type());

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -50,15 +51,21 @@ enum class StepKind {
 
 struct Step {
   NodeInfo info;
+  int node = -1;  // index of `info` in nodes()
   StepKind kind = StepKind::kCopy;
   std::vector<int> inputs;
   int output = -1;
   // kConv
   kernels::OpSpec op;
-  kernels::OpData data;  // reference mode only
+  kernels::OpData data;  // until the kernels are built; in reference mode for good
+  kernels::Config config;
+  std::optional<kernels::Config> alternative_config;
   std::unique_ptr<kernels::Kernel> kernel;
   std::unique_ptr<kernels::Kernel> alternative;  // Settle() may choose it
   bool use_alternative = false;
+  // kConv with a fused residual add (data.residual_add, inputs[1] the
+  // residual): the ADD node's row in nodes(), after the convolution's.
+  std::optional<NodeInfo> fused_add;
   // others
   QuantizeArgs quantize;
   AddArgs add;
@@ -117,16 +124,35 @@ struct Executor::Impl {
   absl::Status Validate(const proto::ModelGraph& graph, const ExecutorOptions& options);
   absl::Status AddNode(const proto::ModelNode& node, const ExecutorOptions& options);
   absl::Status AddConv(const proto::ModelNode& node, Step& step, const ExecutorOptions& options);
+  std::vector<int> FindResidualAdds() const;
+  absl::Status BuildKernels(const ExecutorOptions& options);
   void Plan();
   void RunStep(Step& step, const std::string& input);
 };
 
 namespace {
 
+absl::Status NodeError(const std::string& name, Kind kind, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("model node ", name.empty() ? "(unnamed)" : name,
+                                                 " (", proto::ModelNode::Kind_Name(kind), "): ",
+                                                 why));
+}
+
 absl::Status NodeError(const proto::ModelNode& node, const std::string& why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "model node ", node.name().empty() ? "(unnamed)" : node.name(), " (",
-      proto::ModelNode::Kind_Name(node.kind()), "): ", why));
+  return NodeError(node.name(), node.kind(), why);
+}
+
+// The residual add of an ADD (its arguments `a`) fused into the convolution
+// that produces its input `slot`.
+kernels::ResidualAdd FusedAdd(const AddArgs& a, int slot) {
+  kernels::ResidualAdd fused;
+  fused.conv_ratio = slot == 0 ? a.a_ratio : a.b_ratio;
+  fused.residual_zero_point = slot == 0 ? a.b_zero_point : a.a_zero_point;
+  fused.residual_ratio = slot == 0 ? a.b_ratio : a.a_ratio;
+  fused.zero_point = a.y_zero_point;
+  fused.lo = a.lo;
+  fused.hi = a.hi;
+  return fused;
 }
 
 }  // namespace
@@ -497,36 +523,119 @@ absl::Status Executor::Impl::AddConv(const proto::ModelNode& node, Step& step,
   }
   step.kind = StepKind::kConv;
   step.op = *op;
+  step.data = std::move(data);
   if (options.reference) {
-    step.data = std::move(data);
     step.info.kernel = "reference";
     return absl::OkStatus();
   }
+  // The configs now; the kernels once fusion is decided (BuildKernels).
   absl::StatusOr<kernels::ConfigSpace> space = kernels::DescribeSpace(*op, options.target);
   if (!space.ok()) return NodeError(node, std::string(space.status().message()));
-  auto given = options.configs.find(node.name());
-  kernels::Config config;
-  if (given != options.configs.end()) {
-    config = CapThreads(*space, given->second, options.threads, /*raise=*/false);
+  if (auto given = options.configs.find(node.name()); given != options.configs.end()) {
+    step.config = CapThreads(*space, given->second, options.threads, /*raise=*/false);
   } else {
-    config = CapThreads(*space, space->default_config(), options.threads, /*raise=*/true);
+    step.config = CapThreads(*space, space->default_config(), options.threads, /*raise=*/true);
     step.info.default_config = true;
   }
-  absl::StatusOr<std::unique_ptr<kernels::Kernel>> kernel =
-      kernels::CreateKernel(*op, config, data, options.target);
-  if (!kernel.ok()) return NodeError(node, std::string(kernel.status().message()));
-  step.kernel = *std::move(kernel);
-  step.info.kernel = step.kernel->name();
   if (auto alt = options.alternatives.find(node.name()); alt != options.alternatives.end()) {
-    absl::StatusOr<std::unique_ptr<kernels::Kernel>> second = kernels::CreateKernel(
-        *op, CapThreads(*space, alt->second, options.threads, /*raise=*/false), data,
-        options.target);
-    if (!second.ok()) {
-      return NodeError(node, absl::StrCat("alternative config: ", second.status().message()));
-    }
-    step.alternative = *std::move(second);
+    step.alternative_config = CapThreads(*space, alt->second, options.threads, /*raise=*/false);
     step.info.has_alternative = true;
   }
+  return absl::OkStatus();
+}
+
+// An int8 CONV whose output only an ADD reads (not the graph output) can run
+// that ADD in its epilogue: the ADD's output becomes the step's, its other
+// input the residual (kernel.h's ResidualAdd). The fused step keeps the
+// convolution's place, so the residual must be computed before it: where
+// both inputs are such convolutions, the later one fuses. The fused sum is
+// the convolution's
+// term plus the residual's: the ADD's two terms, in either order (binary32
+// addition commutes), so the result equals the unfused pair's bit for bit.
+// Returns, per step, the ADD step its convolution would fuse (or -1).
+std::vector<int> Executor::Impl::FindResidualAdds() const {
+  std::vector<int> fuse(steps.size(), -1);
+  std::vector<int> readers(tensors.size(), 0), producer(tensors.size(), -1);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    for (int t : steps[i].inputs) ++readers[t];
+    producer[steps[i].output] = static_cast<int>(i);
+  }
+  for (size_t j = 0; j < steps.size(); ++j) {
+    const Step& add = steps[j];
+    if (add.kind != StepKind::kAdd || !IsQuantized(tensors[add.output].type)) continue;
+    int best = -1;
+    for (int slot = 0; slot < 2; ++slot) {
+      const int t = add.inputs[slot];
+      const int i = producer[t];
+      if (i < 0 || readers[t] != 1 || t == output || steps[i].kind != StepKind::kConv ||
+          steps[i].op.dtype != kernels::DType::kInt8 || producer[add.inputs[1 - slot]] >= i) {
+        continue;
+      }
+      best = std::max(best, i);
+    }
+    if (best >= 0) fuse[best] = static_cast<int>(j);
+  }
+  return fuse;
+}
+
+// Creates every CONV step's kernels (fast mode). A convolution of
+// FindResidualAdds() whose kernels (primary and alternative) accept the
+// residual add replaces its ADD step; one whose kernels decline
+// (UNIMPLEMENTED, or any other failure) runs with plain kernels, and the ADD
+// on its own.
+absl::Status Executor::Impl::BuildKernels(const ExecutorOptions& options) {
+  const std::vector<int> fuse =
+      options.fuse ? FindResidualAdds() : std::vector<int>(steps.size(), -1);
+  std::vector<bool> erased(steps.size(), false);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Step& step = steps[i];
+    if (step.kind != StepKind::kConv) continue;
+    auto make = [&](const kernels::Config& config, const kernels::OpData& data,
+                    std::unique_ptr<kernels::Kernel>& kernel,
+                    std::unique_ptr<kernels::Kernel>& alternative) -> absl::Status {
+      absl::StatusOr<std::unique_ptr<kernels::Kernel>> made =
+          kernels::CreateKernel(step.op, config, data, options.target);
+      if (!made.ok()) return made.status();
+      if (step.alternative_config) {
+        absl::StatusOr<std::unique_ptr<kernels::Kernel>> second =
+            kernels::CreateKernel(step.op, *step.alternative_config, data, options.target);
+        if (!second.ok()) {
+          return absl::Status(second.status().code(),
+                              absl::StrCat("alternative config: ", second.status().message()));
+        }
+        alternative = *std::move(second);
+      }
+      kernel = *std::move(made);
+      return absl::OkStatus();
+    };
+    if (const int j = fuse[i]; j >= 0) {
+      Step& add = steps[j];
+      const int slot = add.inputs[0] == step.output ? 0 : 1;
+      kernels::OpData data = step.data;
+      data.residual_add = FusedAdd(add.add, slot);
+      if (make(step.config, data, step.kernel, step.alternative).ok()) {
+        step.inputs.push_back(add.inputs[1 - slot]);
+        step.output = add.output;
+        step.fused_add = add.info;
+        step.fused_add->fused_into = step.info.name;
+        step.info.fused_add = add.info.name;
+        erased[j] = true;
+      }
+    }
+    if (step.kernel == nullptr) {
+      if (absl::Status s = make(step.config, step.data, step.kernel, step.alternative); !s.ok()) {
+        return NodeError(step.info.name, step.info.kind, std::string(s.message()));
+      }
+    }
+    step.info.kernel = step.kernel->name();
+    step.data = kernels::OpData();  // the kernels hold what they need
+  }
+  std::vector<Step> kept;
+  kept.reserve(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (!erased[i]) kept.push_back(std::move(steps[i]));
+  }
+  steps = std::move(kept);
   return absl::OkStatus();
 }
 
@@ -576,15 +685,21 @@ void Executor::Impl::RunStep(Step& step, const std::string& input_bytes) {
   const size_t count = static_cast<size_t>(out.elements);
   const bool q = IsQuantized(out.type);
   switch (step.kind) {
-    case StepKind::kConv:
+    case StepKind::kConv: {
       // Errors cannot happen for a validated graph; a kernel's own failure
       // leaves the output as it was.
       if (reference) {
         (void)kernels::RunReference(step.op, step.data, x, y);
+        break;
+      }
+      kernels::Kernel& kernel = *(step.use_alternative ? step.alternative : step.kernel);
+      if (step.fused_add) {
+        (void)kernel.ExecuteWithResidual(x, Data(step.inputs[1], input_bytes), y);
       } else {
-        (void)(step.use_alternative ? step.alternative : step.kernel)->Execute(x, y);
+        (void)kernel.Execute(x, y);
       }
       break;
+    }
     case StepKind::kQuantizeEntry:
       if (reference) {
         reference::QuantizeNchwToNhwc(xf, step.n, step.c, step.hw, step.quantize, yb);
@@ -649,8 +764,15 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(const proto::ModelGra
   auto impl = std::make_unique<Impl>();
   impl->reference = options.reference;
   if (absl::Status s = impl->Validate(graph, options); !s.ok()) return s;
+  if (!options.reference) {
+    if (absl::Status s = impl->BuildKernels(options); !s.ok()) return s;
+  }
   impl->Plan();
-  for (const Step& s : impl->steps) impl->infos.push_back(s.info);
+  for (Step& s : impl->steps) {
+    s.node = static_cast<int>(impl->infos.size());
+    impl->infos.push_back(s.info);
+    if (s.fused_add) impl->infos.push_back(*s.fused_add);
+  }
   return std::unique_ptr<Executor>(new Executor(std::move(impl)));
 }
 
@@ -662,15 +784,15 @@ absl::Status Executor::Run(const std::string& input, std::string* output,
                                                    " input bytes (F32 ", ShapeText(m.tensors[m.input].shape),
                                                    " NCHW), not ", input.size()));
   }
-  if (node_us != nullptr) node_us->assign(m.steps.size(), 0.0);
-  for (size_t i = 0; i < m.steps.size(); ++i) {
+  if (node_us != nullptr) node_us->assign(m.infos.size(), 0.0);
+  for (Step& step : m.steps) {
     if (node_us == nullptr) {
-      m.RunStep(m.steps[i], input);
+      m.RunStep(step, input);
       continue;
     }
     const auto start = std::chrono::steady_clock::now();
-    m.RunStep(m.steps[i], input);
-    (*node_us)[i] =
+    m.RunStep(step, input);
+    (*node_us)[step.node] =
         std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
   if (output != nullptr) {
@@ -691,7 +813,9 @@ absl::Status Executor::Settle(const std::string& input, int rounds) {
     for (bool alt : {false, true}) {
       for (Step& step : m.steps) step.use_alternative = alt && step.alternative != nullptr;
       if (absl::Status s = Run(input, nullptr, &us); !s.ok()) return s;
-      for (size_t i = 0; i < m.steps.size(); ++i) (alt ? alternative : primary)[i].push_back(us[i]);
+      for (size_t i = 0; i < m.steps.size(); ++i) {
+        (alt ? alternative : primary)[i].push_back(us[m.steps[i].node]);
+      }
     }
   }
   auto median = [](std::vector<double> v) {
@@ -702,8 +826,8 @@ absl::Status Executor::Settle(const std::string& input, int rounds) {
     Step& step = m.steps[i];
     step.use_alternative =
         step.alternative != nullptr && median(alternative[i]) < median(primary[i]);
-    m.infos[i].alternative = step.use_alternative;
-    if (step.use_alternative) m.infos[i].kernel = step.alternative->name();
+    m.infos[step.node].alternative = step.use_alternative;
+    if (step.use_alternative) m.infos[step.node].kernel = step.alternative->name();
   }
   return absl::OkStatus();
 }

@@ -1,8 +1,9 @@
 // File: executor.h
 // Executes a qtune model graph (proto/model.proto) on this device: every
 // CONV node through a kernel of the kernel library (the given config, or the
-// op's default), the other nodes through runtime/ops.h; activations in
-// planned, reused buffers. Or, with `reference`, every node through its
+// op's default), the other nodes through runtime/ops.h, an int8 ADD that
+// follows a CONV in that CONV's kernel (ExecutorOptions::fuse); activations
+// in planned, reused buffers. Or, with `reference`, every node through its
 // reference (kernels::RunReference and reference:: ops): the definition
 // that a fast run's int8 output must equal exactly.
 //
@@ -51,13 +52,21 @@ struct ExecutorOptions {
   // Caps every kernel's `threads` knob (a default config gets the largest
   // value within the cap); 0 = as configured.
   int threads = 0;
+  // Runs every node through its reference (kernels::RunReference, the
+  // reference:: ops), unfused: the definition.
   bool reference = false;
+  // Fuses each int8 CONV whose output only an ADD reads into one step whose
+  // kernel computes the ADD in its epilogue (kernel.h's ResidualAdd; the
+  // result is the unfused pair's bit for bit), where the kernel family can
+  // (not depthwise); the ADD runs on its own otherwise.
+  bool fuse = true;
   kernels::Target target = kernels::HostTarget();
 };
 
 // One node as it runs (the graph's order); the graph input's layout change
 // shows as a node named "<input>:nhwc" where it is not fused into a
-// QUANTIZE.
+// QUANTIZE. A fused CONV + ADD is two nodes at the CONV's place: the CONV,
+// whose time includes the ADD, then the ADD, with time 0.
 struct NodeInfo {
   std::string name;
   proto::ModelNode::Kind kind = proto::ModelNode::KIND_UNSPECIFIED;
@@ -65,6 +74,8 @@ struct NodeInfo {
   bool default_config = false;   // CONV: no config was given
   bool has_alternative = false;  // CONV: an alternative config was given
   bool alternative = false;      // CONV: the alternative runs (Settle() found it faster)
+  std::string fused_add;         // CONV: the ADD its epilogue computes
+  std::string fused_into;        // ADD: the CONV that computes it (in its epilogue)
 };
 
 class Executor {
@@ -77,7 +88,8 @@ class Executor {
 
   // `input`: the graph input's F32 NCHW bytes (INVALID_ARGUMENT for another
   // size). `output`: the graph output's bytes (F32 little-endian, or U8/S8).
-  // `node_us` (optional): the time of each node of nodes(), microseconds.
+  // `node_us` (optional): the time of each node of nodes(), microseconds (0
+  // for an ADD fused into a CONV).
   absl::Status Run(const std::string& input, std::string* output,
                    std::vector<double>* node_us = nullptr);
 

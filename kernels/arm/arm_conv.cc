@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "kernels/arm/micro.h"
 #include "kernels/generic/direct_conv_impl.h"
 #include "kernels/src/kernel_family.h"
+#include "kernels/src/residual_add.h"
 #include "kernels/src/strings.h"
 #include "kernels/src/thread_pool.h"
 #include "qtune/kernels/kernel.h"
@@ -155,9 +157,29 @@ class ArmConvKernel final : public Kernel {
   }
 
   absl::Status Execute(const void* input, void* output) override {
-    if (input == nullptr || output == nullptr) {
-      return absl::InvalidArgumentError("Execute: input and output must not be null");
+    if (absl::Status s = internal::CheckExecuteArgs(*this, residual_.has_value(), input, nullptr,
+                                                    /*with_residual=*/false, output);
+        !s.ok()) {
+      return s;
     }
+    Run(input, nullptr, output);
+    return absl::OkStatus();
+  }
+
+  absl::Status ExecuteWithResidual(const void* input, const void* residual,
+                                   void* output) override {
+    if (absl::Status s = internal::CheckExecuteArgs(*this, residual_.has_value(), input, residual,
+                                                    /*with_residual=*/true, output);
+        !s.ok()) {
+      return s;
+    }
+    Run(input, static_cast<const uint8_t*>(residual), output);
+    return absl::OkStatus();
+  }
+
+ private:
+  // `residual`: the fused residual add's tensor, or null.
+  void Run(const void* input, const uint8_t* residual, void* output) {
     const uint8_t* src = static_cast<const uint8_t*>(input);
     if (staged_input_) {
       Stage(src);
@@ -165,16 +187,16 @@ class ArmConvKernel final : public Kernel {
     }
     uint8_t* out = static_cast<uint8_t*>(output);
     if (p_.pixels_outer) {
-      pool_.Parallelize2d(spatial_items_, nkb_,
-                          [&](size_t item, size_t kb) { RunItem(src, kb, item, out); });
+      pool_.Parallelize2d(spatial_items_, nkb_, [&](size_t item, size_t kb) {
+        RunItem(src, kb, item, residual, out);
+      });
     } else {
-      pool_.Parallelize2d(nkb_, spatial_items_,
-                          [&](size_t kb, size_t item) { RunItem(src, kb, item, out); });
+      pool_.Parallelize2d(nkb_, spatial_items_, [&](size_t kb, size_t item) {
+        RunItem(src, kb, item, residual, out);
+      });
     }
-    return absl::OkStatus();
   }
 
- private:
   // Packed weights, per block of NR output channels: [tap][cp / P][NR][P]
   // with P = Interleave(kind), as s8 (sdot, smmla), s16 (widening) or float;
   // zero for channels >= C and outputs >= K.
@@ -240,6 +262,9 @@ class ArmConvKernel final : public Kernel {
     ep_.lo = static_cast<float>(q.output_min - q.output_zero_point);
     ep_.hi = static_cast<float>(q.output_max - q.output_zero_point);
     ep_.zero_point = q.output_zero_point;
+    if (data.residual_add.has_value()) {
+      residual_ = internal::ResidualAddArgs{q.output_zero_point, *data.residual_add, op_.signed_io};
+    }
   }
 
   // Copies the input into the staged interior, one input row per task.
@@ -263,8 +288,10 @@ class ArmConvKernel final : public Kernel {
     });
   }
 
-  // One work item: output channels [kb * NR, +NR) of one row segment.
-  void RunItem(const uint8_t* src, size_t kb, size_t item, uint8_t* out) const {
+  // One work item: output channels [kb * NR, +NR) of one row segment, then
+  // (int8 with a residual) the residual add on them while they are in cache.
+  void RunItem(const uint8_t* src, size_t kb, size_t item, const uint8_t* residual,
+               uint8_t* out) const {
     PinThread(p_.cluster, cpus_);
     const int mr = p_.tile.mr;
     const size_t row = item / chunks_per_row_;
@@ -307,6 +334,13 @@ class ArmConvKernel final : public Kernel {
         micro_(a);
       }
     }
+    if (residual != nullptr) {
+      for (int ow = ow_begin; ow < ow_end; ++ow) {
+        const size_t at = (row * g_.out_w + ow) * static_cast<size_t>(g_.k) + k0;
+        internal::AddResidualInPlace(out + at, residual + at, static_cast<size_t>(a.cols),
+                                     *residual_);
+      }
+    }
   }
 
   const OpSpec op_;
@@ -323,6 +357,7 @@ class ArmConvKernel final : public Kernel {
   uint8_t flip_ = 0;  // int8 staging: x ^ flip_ is the s8 the kernels multiply
   AlignedBuffer staged_, weights_, bias_, scale_;
   Epilogue ep_;
+  std::optional<internal::ResidualAddArgs> residual_;  // int8: the fused residual add
   internal::ThreadPool pool_;
 };
 

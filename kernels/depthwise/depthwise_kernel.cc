@@ -255,6 +255,9 @@ absl::StatusOr<std::unique_ptr<Kernel>> CreateDepthwiseKernel(const OpSpec& op,
     return absl::InvalidArgumentError(
         absl::StrCat("depthwise kernel: not a depthwise_conv2d: ", CanonicalKey(op)));
   }
+  if (data.residual_add.has_value()) {
+    return absl::UnimplementedError("depthwise kernels do not fuse a residual add");
+  }
   if (params.tile_h < 1 || params.tile_h > kMaxTileH || op.r * op.s > kMaxTaps) {
     return absl::InvalidArgumentError("depthwise kernel: tile_h or kernel size out of range");
   }

@@ -12,6 +12,11 @@
 //   Packed Convert(In x) const;             // input element -> packed element
 //   void Epilogue(const Acc* acc, int k0, int count, Out* out) const;
 //
+// and, for int8, the fused residual add the driver applies to each
+// requantised piece of output (kernel.h's ResidualAdd):
+//
+//   std::optional<internal::ResidualAddArgs> residual;
+//
 // and its microkernels as a class template MicroT<MR, NR> whose static Run()
 // has the type Micro.
 //
@@ -37,6 +42,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "kernels/generic/direct_conv.h"
+#include "kernels/src/kernel_family.h"
+#include "kernels/src/residual_add.h"
 #include "kernels/src/strings.h"
 #include "kernels/src/thread_pool.h"
 #include "qtune/kernels/buffer.h"
@@ -173,9 +180,38 @@ class DirectConvKernel final : public Kernel {
   const std::string& name() const override { return name_; }
 
   absl::Status Execute(const void* input, void* output) override {
-    if (input == nullptr || output == nullptr) {
-      return absl::InvalidArgumentError("Execute: input and output must not be null");
+    if (absl::Status s = internal::CheckExecuteArgs(*this, Fused(), input, nullptr,
+                                                    /*with_residual=*/false, output);
+        !s.ok()) {
+      return s;
     }
+    Run(input, nullptr, output);
+    return absl::OkStatus();
+  }
+
+  absl::Status ExecuteWithResidual(const void* input, const void* residual,
+                                   void* output) override {
+    if (absl::Status s = internal::CheckExecuteArgs(*this, Fused(), input, residual,
+                                                    /*with_residual=*/true, output);
+        !s.ok()) {
+      return s;
+    }
+    Run(input, static_cast<const Out*>(residual), output);
+    return absl::OkStatus();
+  }
+
+ private:
+  static constexpr bool kHasResidual = requires(const Ops& o) { o.residual; };
+
+  static int RoundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+  bool Fused() const {
+    if constexpr (kHasResidual) return ops_.residual.has_value();
+    return false;
+  }
+
+  // `residual`: the fused residual add's tensor, or null.
+  void Run(const void* input, const Out* residual, void* output) {
     const Packed* src = static_cast<const Packed*>(input);
     if (NeedsCopy()) {
       Stage(static_cast<const In*>(input));
@@ -183,17 +219,15 @@ class DirectConvKernel final : public Kernel {
     }
     Out* out = static_cast<Out*>(output);
     if (p_.spatial_outer) {
-      pool_.Parallelize2d(spatial_items_, kb_count_,
-                          [&](size_t item, size_t kb) { RunItem(src, kb, item, out); });
+      pool_.Parallelize2d(spatial_items_, kb_count_, [&](size_t item, size_t kb) {
+        RunItem(src, kb, item, residual, out);
+      });
     } else {
-      pool_.Parallelize2d(kb_count_, spatial_items_,
-                          [&](size_t kb, size_t item) { RunItem(src, kb, item, out); });
+      pool_.Parallelize2d(kb_count_, spatial_items_, [&](size_t kb, size_t item) {
+        RunItem(src, kb, item, residual, out);
+      });
     }
-    return absl::OkStatus();
   }
-
- private:
-  static int RoundUp(int x, int m) { return (x + m - 1) / m * m; }
 
   bool NeedsCopy() const {
     return g_.padded || g_.cp != g_.c || !std::is_same_v<In, Packed>;
@@ -215,7 +249,7 @@ class DirectConvKernel final : public Kernel {
   }
 
   // One work item: output channels [kb * NR, +NR) of one row segment.
-  void RunItem(const Packed* src, size_t kb, size_t item, Out* out) const {
+  void RunItem(const Packed* src, size_t kb, size_t item, const Out* residual, Out* out) const {
     const int nr = p_.nr, mr = p_.mr;
     const size_t row = item / chunks_per_row_;
     const int ow_begin = static_cast<int>(item % chunks_per_row_) * chunk_;
@@ -245,6 +279,12 @@ class DirectConvKernel final : public Kernel {
     Out* dst = out + (row * g_.out_w + ow_begin) * static_cast<size_t>(g_.k) + k0;
     for (int ow = ow_begin; ow < ow_end; ++ow) {
       ops_.Epilogue(acc + static_cast<size_t>(ow - ow_begin) * nr, k0, count, dst);
+      if constexpr (kHasResidual) {
+        if (residual != nullptr) {
+          internal::AddResidualInPlace(dst, residual + (dst - out), static_cast<size_t>(count),
+                                       *ops_.residual);
+        }
+      }
       dst += g_.k;
     }
   }

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "kernels/generic/direct_conv.h"
 #include "kernels/generic/direct_conv_impl.h"
 #include "kernels/generic/simd.h"
+#include "kernels/src/residual_add.h"
 
 namespace qtune::kernels::generic {
 namespace {
@@ -88,6 +90,7 @@ struct Int8Ops {
   float lo = 0.0f, hi = 255.0f;  // clamp bounds minus the output zero point
   std::vector<int32_t> bias;     // K rounded up to NR, zero-padded
   std::vector<float> scale;      // K rounded up to NR
+  std::optional<internal::ResidualAddArgs> residual;
 };
 
 }  // namespace
@@ -108,6 +111,9 @@ absl::StatusOr<std::unique_ptr<Kernel>> CreateDirectConvInt8(const OpSpec& op,
   for (int k = 0; k < g.k; ++k) {
     ops.bias[k] = data.bias_s32[k];
     ops.scale[k] = q.requant_scale[k % q.requant_scale.size()];
+  }
+  if (data.residual_add.has_value()) {
+    ops.residual = internal::ResidualAddArgs{q.output_zero_point, *data.residual_add, op.signed_io};
   }
   return BuildDirectConv<Int8Ops, MicroInt8>(op, g, params, std::move(ops),
                                              data.weights_s8.data(), internal::DTypesName(op),

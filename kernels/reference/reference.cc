@@ -199,6 +199,22 @@ uint8_t Requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int
   return static_cast<uint8_t>(static_cast<int32_t>(clamped) + zero_point);
 }
 
+uint8_t AddResidual(uint8_t conv, uint8_t residual, int32_t conv_zero_point,
+                    const ResidualAdd& add, bool s8) {
+  auto level = [s8](uint8_t byte) {
+    return s8 ? static_cast<int32_t>(static_cast<int8_t>(byte)) : static_cast<int32_t>(byte);
+  };
+  const float a = static_cast<float>(level(conv) - conv_zero_point) * add.conv_ratio;
+  const float b = static_cast<float>(level(residual) - add.residual_zero_point) * add.residual_ratio;
+  float y = std::nearbyint(a + b) + static_cast<float>(add.zero_point);
+  // Clamp in float (NaN goes to lo): y may exceed the int32 range.
+  const float lo = static_cast<float>(add.lo), hi = static_cast<float>(add.hi);
+  if (!(y > lo)) y = lo;
+  if (!(y < hi)) y = hi;
+  // A value in [-128, 255]: its low byte is the u8 or s8 output element.
+  return static_cast<uint8_t>(static_cast<int32_t>(y));
+}
+
 absl::Status RunReference(const OpSpec& op, const OpData& data, const void* input, void* output,
                           float* magnitude) {
   QTUNE_RETURN_IF_ERROR(ValidateOpSpec(op));
@@ -210,6 +226,21 @@ absl::Status RunReference(const OpSpec& op, const OpData& data, const void* inpu
     RunInt8(op, data, static_cast<const uint8_t*>(input), static_cast<uint8_t*>(output));
   } else {
     RunFp32(op, data, static_cast<const float*>(input), static_cast<float*>(output), magnitude);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunReferenceWithResidual(const OpSpec& op, const OpData& data, const void* input,
+                                      const void* residual, void* output) {
+  if (!data.residual_add.has_value() || op.dtype != DType::kInt8) {
+    return absl::InvalidArgumentError("reference: an int8 op with a residual add expected");
+  }
+  if (residual == nullptr) return absl::InvalidArgumentError("reference: residual must not be null");
+  QTUNE_RETURN_IF_ERROR(RunReference(op, data, input, output));
+  const auto* b = static_cast<const uint8_t*>(residual);
+  auto* y = static_cast<uint8_t*>(output);
+  for (int64_t i = 0; i < op.output_elements(); ++i) {
+    y[i] = AddResidual(y[i], b[i], data.quant.output_zero_point, *data.residual_add, op.signed_io);
   }
   return absl::OkStatus();
 }

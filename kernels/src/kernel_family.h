@@ -79,6 +79,14 @@ inline std::string_view DTypesName(const OpSpec& op) {
   return op.signed_io ? "s8s8s8" : "u8s8u8";
 }
 
+// The checks at the top of Execute() (with_residual false, residual null)
+// and ExecuteWithResidual() (with_residual true) of a kernel made with a
+// residual add (`fused`) or without: FAILED_PRECONDITION for the call that
+// does not match how the kernel was made, INVALID_ARGUMENT for a null
+// pointer.
+absl::Status CheckExecuteArgs(const Kernel& kernel, bool fused, const void* input,
+                              const void* residual, bool with_residual, const void* output);
+
 // Every family compiled into this build, best first.
 const std::vector<const KernelFamily*>& AllFamilies();
 

@@ -193,6 +193,9 @@ absl::StatusOr<ConfigSpace> MakeSpace(const SpaceSpec& spec) {
 absl::Status ValidateOpData(const OpSpec& op, const OpData& data) {
   const int64_t weights = op.weight_elements();
   if (op.dtype == DType::kFp32) {
+    if (data.residual_add.has_value()) {
+      return absl::InvalidArgumentError("op data: a residual add needs an int8 op");
+    }
     if (static_cast<int64_t>(data.weights_f32.size()) != weights) {
       return SizeError("weights_f32", data.weights_f32.size(), weights, op);
     }
@@ -232,6 +235,25 @@ absl::Status ValidateOpData(const OpSpec& op, const OpData& data) {
                                                    q.output_max, "] is not within [", lo, ", ",
                                                    hi, "]"));
   }
+  if (data.residual_add.has_value()) {
+    const ResidualAdd& add = *data.residual_add;
+    for (auto [name, zp] : {std::pair<const char*, int32_t>{"residual_zero_point",
+                                                            add.residual_zero_point},
+                            {"zero_point", add.zero_point}}) {
+      if (zp < lo || zp > hi) {
+        return absl::InvalidArgumentError(absl::StrCat("op data: residual add ", name, " ", zp,
+                                                       " is outside [", lo, ", ", hi, "]"));
+      }
+    }
+    if (add.lo < lo || add.hi > hi || add.lo > add.hi) {
+      return absl::InvalidArgumentError(absl::StrCat("op data: residual add clamp [", add.lo,
+                                                     ", ", add.hi, "] is not within [", lo, ", ",
+                                                     hi, "]"));
+    }
+    if (std::isnan(add.conv_ratio) || std::isnan(add.residual_ratio)) {
+      return absl::InvalidArgumentError("op data: residual add ratio is NaN");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -246,6 +268,30 @@ void SetActivationClamp(const OpSpec& op, float output_scale, QuantParams& quant
     const double top = static_cast<double>(quant.output_zero_point) + six;
     quant.output_max = top >= hi ? hi : static_cast<int32_t>(top);
   }
+}
+
+namespace internal {
+
+absl::Status CheckExecuteArgs(const Kernel& kernel, bool fused, const void* input,
+                              const void* residual, bool with_residual, const void* output) {
+  if (fused != with_residual) {
+    return absl::FailedPreconditionError(
+        fused ? absl::StrCat("kernel ", kernel.name(),
+                             " was made with a residual add: use ExecuteWithResidual()")
+              : absl::StrCat("kernel ", kernel.name(),
+                             " was made without a residual add: use Execute()"));
+  }
+  if (input == nullptr || output == nullptr || (with_residual && residual == nullptr)) {
+    return absl::InvalidArgumentError("Execute: input, residual and output must not be null");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+absl::Status Kernel::ExecuteWithResidual(const void* input, const void* residual, void* output) {
+  return internal::CheckExecuteArgs(*this, /*fused=*/false, input, residual,
+                                    /*with_residual=*/true, output);
 }
 
 Target HostTarget() {

@@ -6,6 +6,7 @@
 #include "kernels/x86/jit_conv.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -76,10 +77,26 @@ class JitConvKernel final : public Kernel {
   }
 
   absl::Status Execute(const void* input, void* output) override {
-    if (input == nullptr || output == nullptr) {
-      return absl::InvalidArgumentError("Execute: input and output must not be null");
-    }
-    const uint8_t* in = static_cast<const uint8_t*>(input);
+    QTUNE_RETURN_IF_ERROR(internal::CheckExecuteArgs(*this, residual_add_, input, nullptr,
+                                                     /*with_residual=*/false, output));
+    Run(static_cast<const uint8_t*>(input), 0, static_cast<uint8_t*>(output));
+    return absl::OkStatus();
+  }
+
+  absl::Status ExecuteWithResidual(const void* input, const void* residual,
+                                   void* output) override {
+    QTUNE_RETURN_IF_ERROR(internal::CheckExecuteArgs(*this, residual_add_, input, residual,
+                                                     /*with_residual=*/true, output));
+    // The generated code addresses the residual relative to the output.
+    const int64_t delta = static_cast<int64_t>(reinterpret_cast<uintptr_t>(residual) -
+                                               reinterpret_cast<uintptr_t>(output));
+    Run(static_cast<const uint8_t*>(input), delta, static_cast<uint8_t*>(output));
+    return absl::OkStatus();
+  }
+
+ private:
+  // `residual_delta`: JitCallArgs::residual_delta (with a residual add).
+  void Run(const uint8_t* in, int64_t residual_delta, uint8_t* out) {
     if (stage_s16_ || stage_copy_) {
       // Row by row into the (possibly wider) staged rows; padding columns
       // keep their value from creation.
@@ -104,18 +121,16 @@ class JitConvKernel final : public Kernel {
       }
       in = staged_.as<uint8_t>();
     }
-    uint8_t* out = static_cast<uint8_t*>(output);
+    residual_delta_ = residual_delta;
     if (p_.gemm) {
       RunGemm(in, out);
     } else {
       RunDirect(in, out);
     }
-    return absl::OkStatus();
   }
 
- private:
   // The epilogue constants of this kernel (output clamp, zero point, lane
-  // mask and permutation).
+  // mask and permutation; the residual add's) and its form.
   void MakeConsts(const OpData& data) {
     consts_ = AlignedBuffer(sizeof(JitConsts));
     JitConsts* c = consts_.as<JitConsts>();
@@ -131,15 +146,39 @@ class JitConvKernel final : public Kernel {
       // Dword d = 4 * lane + vector of the packed bytes goes to 4 * vector + lane.
       c->perm[(i % 4) * 4 + i / 4] = i;
     }
-    for (int i = 0; i < 32; ++i) c->zp_w[i] = static_cast<int16_t>(q.output_zero_point);
+    // The stored value: the requantised one, or the residual add's.
+    int32_t zp = q.output_zero_point, lo = q.output_min, hi = q.output_max;
+    packed_epilogue_ = tables_->packed_epilogue;
+    residual_add_ = data.residual_add.has_value();
+    if (residual_add_) {
+      const ResidualAdd& add = *data.residual_add;
+      for (int i = 0; i < 16; ++i) {
+        c->add_conv_ratio[i] = add.conv_ratio;
+        c->add_ratio[i] = add.residual_ratio;
+        c->add_residual_zp[i] = add.residual_zero_point;
+        c->add_lo[i] = static_cast<float>(add.lo - add.zero_point);
+        c->add_hi[i] = static_cast<float>(add.hi - add.zero_point);
+        c->add_zp[i] = add.zero_point;
+      }
+      zp = add.zero_point;
+      lo = add.lo;
+      hi = add.hi;
+      // The packed form converts the unclamped sum to int32: |float(c - zp)
+      // * conv_ratio + float(b - zb) * residual_ratio| <= 255 * (|conv_ratio|
+      // + |residual_ratio|) (+ rounding) must stay far inside it. False for
+      // infinite or NaN terms.
+      const double bound = 255.0 * (std::fabs(static_cast<double>(add.conv_ratio)) +
+                                    std::fabs(static_cast<double>(add.residual_ratio)));
+      packed_epilogue_ = bound < 1073741824.0;  // 2^30
+    }
+    for (int i = 0; i < 32; ++i) c->zp_w[i] = static_cast<int16_t>(zp);
     for (int i = 0; i < 64; ++i) {
-      c->lo_b[i] = static_cast<uint8_t>(q.output_min);
-      c->hi_b[i] = static_cast<uint8_t>(q.output_max);
+      c->lo_b[i] = static_cast<uint8_t>(lo);
+      c->hi_b[i] = static_cast<uint8_t>(hi);
     }
     for (uint32_t& f : c->flip) f = 0x80808080u;
-    clamp_lo_ = q.output_min > ActivationMin(op_);
-    clamp_hi_ = q.output_max < ActivationMax(op_);
-    packed_epilogue_ = tables_->packed_epilogue;
+    clamp_lo_ = lo > ActivationMin(op_);
+    clamp_hi_ = hi < ActivationMax(op_);
   }
 
   // Pixel lists of the tiles of one direct row, grouped into segments.
@@ -192,6 +231,7 @@ class JitConvKernel final : public Kernel {
     spec.packed_epilogue = packed_epilogue_;
     spec.clamp_lo = clamp_lo_;
     spec.clamp_hi = clamp_hi_;
+    spec.residual_add = residual_add_;
     // Channel-block kinds: full blocks, then the partial last block.
     const int tail_k = l_.g.k - (l_.nkb - 1) * l_.nr;
     kinds_.clear();
@@ -217,7 +257,7 @@ class JitConvKernel final : public Kernel {
     const std::string key =
         absl::StrCat(CanonicalKey(op_), "|", name_, "|", p_.weights_in_regs, ",", l_.block_steps,
                      ",", static_cast<int>(p_.math), ",", p_.gemm, ",", l_.fold, ",", packed_epilogue_,
-                     clamp_lo_, clamp_hi_, flip_input_);
+                     clamp_lo_, clamp_hi_, flip_input_, residual_add_);
     QTUNE_ASSIGN_OR_RETURN(code_, CachedCode(key, spec));
     return absl::OkStatus();
   }
@@ -228,6 +268,7 @@ class JitConvKernel final : public Kernel {
     a.bias = tables_->bias.as<uint8_t>() + int64_t{kb} * l_.nr * 4;
     a.scale = tables_->scale.as<float>() + (op_.dtype == DType::kInt8 ? kb * l_.nr : 0);
     a.consts = consts_.data();
+    a.residual_delta = residual_delta_;
     return a;
   }
 
@@ -299,6 +340,8 @@ class JitConvKernel final : public Kernel {
   std::string name_;
   bool stage_s16_ = false, stage_copy_ = false, flip_input_ = false;
   bool packed_epilogue_ = false, clamp_lo_ = true, clamp_hi_ = true;
+  bool residual_add_ = false;    // made with a residual add
+  int64_t residual_delta_ = 0;   // of the current Execute (JitCallArgs::residual_delta)
   std::vector<std::pair<int, int>> kinds_;  // (vectors, lanes of the last vector)
   std::shared_ptr<const PackedConstants> tables_;
   AlignedBuffer consts_, staged_;

@@ -58,6 +58,9 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
   const Reg64 consts_ = rdx;
   const Reg64 nr_ = rsi;
   const Reg64 row_count_ = rbp;
+  // Epilogue with a residual add: JitCallArgs::residual_delta, in the
+  // register of r_count_, which is free once a tile's reduction is done.
+  const Reg64 residual_delta_ = rax;
 
   int vbytes() const { return Lanes(spec_->isa) * 4; }
   int lanes() const { return Lanes(spec_->isa); }
@@ -240,15 +243,19 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
     }
   }
 
+  // Requantises the accumulators of a tile of p pixels and stores them (or,
+  // with a residual add, the add's result).
   template <class Vmm>
   void EmitRequantize(const FunctionSpec& fn, int p) {
     const GenSpec& g = *spec_;
+    const bool add = g.residual_add;
     // Groups of 4 zmm vectors are packed into one 64-byte store when the
-    // scaled accumulators provably fit int32 (see GenSpec::packed_epilogue).
+    // values converted to int32 provably fit (see GenSpec::packed_epilogue).
     const int packed_groups = g.packed_epilogue && g.isa == VecIsa::kAvx512 ? nv_ / 4 : 0;
     if (packed_groups > 0) {
       vmovups(Xbyak::Zmm(bcast(0)), ptr[consts_ + offsetof(JitConsts, perm)]);
     }
+    if (add) mov(residual_delta_, ptr[args_ + offsetof(JitCallArgs, residual_delta)]);
     for (int i = 0; i < p; ++i) {
       const int64_t pixel_off = i * g.out_pixel_bytes;
       for (int grp = 0; grp < packed_groups; ++grp) {
@@ -257,6 +264,7 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
           const Xbyak::Zmm a(acc(i, v));
           vcvtdq2ps(a, a);
           vmulps(a, a, ptr[scale_ + v * vbytes()]);
+          if (add) EmitResidualSum<Xbyak::Zmm>(fn, a, pixel_off + v * lanes(), v);
           vcvtps2dq(a, a);
         }
         const Xbyak::Zmm a0(acc(i, v0)), a1(acc(i, v0 + 1)), a2(acc(i, v0 + 2)),
@@ -296,16 +304,22 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
           vmovdqu8(ptr[out_ + pixel_off + v0 * lanes()], a0);
         }
       }
+      // General form: clamp in float, round, add the zero point; of the
+      // requantised value, or of the residual add's sum.
+      const size_t lo = add ? offsetof(JitConsts, add_lo) : offsetof(JitConsts, lo);
+      const size_t hi = add ? offsetof(JitConsts, add_hi) : offsetof(JitConsts, hi);
+      const size_t zp = add ? offsetof(JitConsts, add_zp) : offsetof(JitConsts, zp);
       for (int v = packed_groups * 4; v < nv_; ++v) {
         const Vmm a(acc(i, v));
+        const int64_t off = pixel_off + v * lanes();
         vcvtdq2ps(a, a);
         vmulps(a, a, ptr[scale_ + v * vbytes()]);
-        vmaxps(a, a, ptr[consts_ + offsetof(JitConsts, lo)]);
-        vminps(a, a, ptr[consts_ + offsetof(JitConsts, hi)]);
+        if (add) EmitResidualSum<Vmm>(fn, a, off, v);
+        vmaxps(a, a, ptr[consts_ + lo]);
+        vminps(a, a, ptr[consts_ + hi]);
         vcvtps2dq(a, a);
-        vpaddd(a, a, ptr[consts_ + offsetof(JitConsts, zp)]);
+        vpaddd(a, a, ptr[consts_ + zp]);
         const bool partial = v == nv_ - 1 && fn.last_lanes < lanes();
-        const int64_t off = pixel_off + v * lanes();
         const Xbyak::Xmm x(a.getIdx());
         // The clamped values lie in the output type's range: vpmovdb's
         // truncation and the saturating packs both keep them.
@@ -333,6 +347,61 @@ class ConvCode final : public JitCode, public Xbyak::CodeGenerator {
         }
       }
     }
+  }
+
+  // The residual add's sum of vector v, from a = float(acc) * scale (the
+  // requantisation's product) and the residual bytes at out_ + off + delta:
+  //   a = rne(clamp(a, output_min - zp, output_max - zp))
+  //     = float(c - zp)     (c: the reference's requantised value; the
+  //                          bounds are integers and rounding is monotonic,
+  //                          so clamping first equals clamping the rounded
+  //                          value, and a in [-255, 255] is exact)
+  //   a = a * conv_ratio + float(b - residual_zp) * residual_ratio
+  // with the round-to-integer under immediate RNE (not the MXCSR) and every
+  // product and the sum as its own vmulps / vaddps: the binary32 operations
+  // of reference.h's AddResidual (a -0.0 from rounding a small negative
+  // value changes no result: 0 * x and the sum with any term round to the
+  // same integers as +0.0 would). The caller clamps, rounds and stores the
+  // sum as the reference does (clamp before or after rounding: the same
+  // argument).
+  template <class Vmm>
+  void EmitResidualSum(const FunctionSpec& fn, const Vmm& a, int64_t off, int v) {
+    const GenSpec& g = *spec_;
+    const bool avx512 = g.isa == VecIsa::kAvx512;
+    const bool partial = v == nv_ - 1 && fn.last_lanes < lanes();
+    vmaxps(a, a, ptr[consts_ + offsetof(JitConsts, lo)]);
+    vminps(a, a, ptr[consts_ + offsetof(JitConsts, hi)]);
+    if (avx512) {
+      vrndscaleps(a, a, 0);
+    } else {
+      vroundps(a, a, 0);
+    }
+    vmulps(a, a, ptr[consts_ + offsetof(JitConsts, add_conv_ratio)]);
+    // b: one byte per lane, widened to int32 (zero- or sign-extended).
+    const Vmm t(bcast(1));
+    const Xbyak::Xmm tx(t.getIdx());
+    auto widen = [&](const Xbyak::Operand& src) {
+      if (g.s8_out) {
+        vpmovsxbd(t, src);
+      } else {
+        vpmovzxbd(t, src);
+      }
+    };
+    if (!partial) {
+      widen(ptr[out_ + residual_delta_ + off]);
+    } else if (avx512) {
+      // Masked-off bytes are not read (no fault past the tensor's end).
+      vmovdqu8(tx | k1 | T_z, ptr[out_ + residual_delta_ + off]);
+      widen(tx);
+    } else {
+      vpxor(tx, tx, tx);
+      for (int j = 0; j < fn.last_lanes; ++j) vpinsrb(tx, tx, ptr[out_ + residual_delta_ + off + j], j);
+      widen(tx);
+    }
+    vpsubd(t, t, ptr[consts_ + offsetof(JitConsts, add_residual_zp)]);
+    vcvtdq2ps(t, t);
+    vmulps(t, t, ptr[consts_ + offsetof(JitConsts, add_ratio)]);
+    vaddps(a, a, t);
   }
 
   template <class Vmm>
@@ -373,6 +442,9 @@ absl::StatusOr<std::shared_ptr<const JitCode>> GenerateConv(const GenSpec& spec)
                                             spec.flip_input);
     if (spec.flip_input && (spec.math != Math::kDotU8S8 || spec.isa != VecIsa::kAvx512)) {
       return absl::FailedPreconditionError("jit: flip_input needs kDotU8S8 on AVX-512");
+    }
+    if (spec.residual_add && !spec.int8_out) {
+      return absl::FailedPreconditionError("jit: a residual add needs an int8 output");
     }
     if (need > VecRegs(spec.isa) || fn.nv > spec.nv_stride || fn.last_lanes < 1 ||
         fn.last_lanes > Lanes(spec.isa)) {

@@ -21,7 +21,9 @@
 // entirely (per-pixel column ranges are compile-time constants). The
 // epilogue requantises (int8) or applies the activation (fp32) while the
 // accumulators are in registers and stores with a lane mask for the last
-// vector of a partial channel block.
+// vector of a partial channel block. With GenSpec::residual_add, the int8
+// epilogue also computes the fused residual add (kernel.h's ResidualAdd)
+// from the residual bytes at the output's position and stores its result.
 //
 // Thread-safety: a finished JitCode is immutable; its functions may run
 // concurrently on distinct arguments.
@@ -61,6 +63,9 @@ struct JitCallArgs {
   int64_t tiles;          // tile count of a runtime-count segment
   int64_t rows;           // output rows to compute (>= 1): the segments repeat per row
   const void* consts;     // JitConsts
+  // GenSpec::residual_add: the residual's byte address minus the output's
+  // (the residual has the output's layout, so one difference serves all).
+  int64_t residual_delta;
 };
 
 // Per-kernel constants read by the epilogue, 16 lanes each.
@@ -72,10 +77,18 @@ struct alignas(64) JitConsts {
   float six[16];       // fp32 ReLU6
   int32_t mask[16];    // AVX2 fp32: -1 for the lanes of a partial last vector
   int32_t perm[16];    // packed epilogue: dword permutation restoring channel order
-  int16_t zp_w[32];    // packed epilogue: output_zero_point as int16
-  uint8_t lo_b[64];    // packed epilogue: output_min (its byte: u8 or s8)
-  uint8_t hi_b[64];    // packed epilogue: output_max
+  // Packed epilogue, of the stored value (the residual add's with one):
+  int16_t zp_w[32];    // zero point as int16
+  uint8_t lo_b[64];    // clamp minimum (its byte: u8 or s8)
+  uint8_t hi_b[64];    // clamp maximum
   uint32_t flip[16];   // kDotU8S8 with flip_input: 0x80808080
+  // Residual add (ResidualAdd of kernel.h):
+  float add_conv_ratio[16];     // conv_ratio
+  float add_ratio[16];          // residual_ratio
+  int32_t add_residual_zp[16];  // residual_zero_point
+  float add_lo[16];             // lo - zero_point
+  float add_hi[16];             // hi - zero_point
+  int32_t add_zp[16];           // zero_point
 };
 
 // Column range [s_lo, s_hi) of one pixel of a tile and its bias row.
@@ -122,9 +135,19 @@ struct GenSpec {
   // packs. Only valid when |float(acc) * scale| < 2^31 for every reachable
   // accumulator (the caller proves it from the bias, the reduction length
   // and the largest scale), so that vcvtps2dq never overflows.
+  // With residual_add the bound is on the residual add's sum instead,
+  // |sum| < 2^30 (the caller proves it from the ratios).
   bool packed_epilogue = false;
-  bool clamp_lo = true;        // output_min above the output type's minimum
-  bool clamp_hi = true;        // output_max below the output type's maximum
+  // The stored value's clamp (the residual add's with one) is narrower than
+  // the output type's range at the bottom / top (packed epilogue).
+  bool clamp_lo = true;
+  bool clamp_hi = true;
+  // int8: fuse the residual add of kernel.h into the epilogue: the
+  // requantised value is clamped in float, rounded in float (exactly
+  // float(c - output_zero_point)), and combined with the residual byte at
+  // out + JitCallArgs::residual_delta by separate vmulps/vaddps; the sum is
+  // clamped, rounded and stored as the output (JitConsts::add_*).
+  bool residual_add = false;
   std::vector<FunctionSpec> functions;
 };
 

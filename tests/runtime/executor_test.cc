@@ -8,8 +8,10 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -144,6 +146,133 @@ TEST(ExecutorTest, ConfigsThreadsAndBufferReuse) {
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("conv1"));
 }
+
+// A residual network in miniature, u8 or s8: two basic blocks (the second
+// with a downsampling convolution on its shortcut, later than the block's
+// second convolution), a depthwise convolution before an ADD (its family
+// does not fuse), a convolution whose output two nodes read, and two dense
+// layers added together. `ratio` scales the shortcut tensors' scales against
+// the sums', so the ADDs' ratios go from tiny to saturating.
+proto::ModelGraph ResidualGraph(bool s8, float ratio) {
+  using K = kernels::OpKind;
+  using D = kernels::DType;
+  const proto::ElemType q = s8 ? proto::S8 : proto::U8;
+  const int32_t lo = s8 ? -128 : 0, hi = s8 ? 127 : 255, mid = s8 ? 3 : 131;
+  const auto relu = kernels::Activation::kRelu;
+  GraphBuilder b(7);
+  b.Tensor("x", proto::F32, {1, 8, 7, 7});
+  b.Tensor("xq", q, {1, 7, 7, 8}, 0.02f, mid);
+  b.Tensor("c0", q, {1, 7, 7, 16}, 0.05f * ratio, lo);
+  b.Tensor("c1", q, {1, 7, 7, 16}, 0.04f, lo);
+  b.Tensor("c2", q, {1, 7, 7, 16}, 0.06f, hi);
+  b.Tensor("s1", q, {1, 7, 7, 16}, 0.05f, lo);
+  b.Tensor("c3", q, {1, 7, 7, 24}, 0.04f, lo);
+  b.Tensor("c4", q, {1, 7, 7, 24}, 0.07f * ratio, mid);
+  b.Tensor("ds", q, {1, 7, 7, 24}, 0.03f, mid - 20);
+  b.Tensor("s2", q, {1, 7, 7, 24}, 0.06f, mid);
+  b.Tensor("dw", q, {1, 7, 7, 24}, 0.05f, mid);
+  b.Tensor("s3", q, {1, 7, 7, 24}, 0.06f, lo);
+  b.Tensor("gap", q, {1, 1, 1, 24}, 0.03f, mid);
+  b.Tensor("flat", q, {1, 24}, 0.03f, mid);
+  b.Tensor("fa", q, {1, 40}, 0.1f * ratio, lo + 7);
+  b.Tensor("fb", q, {1, 40}, 0.1f, mid);
+  b.Tensor("f", q, {1, 40}, 0.2f, mid);
+  b.Tensor("y", proto::F32, {1, 40});
+  b.Node(proto::ModelNode::QUANTIZE, "quant", {"x"}, "xq");
+  b.Conv("conv0", Op(K::kConv2d, D::kInt8, 7, 8, 16, 3, s8, relu), "xq", "c0", mid, lo);
+  b.Conv("conv1", Op(K::kConv2d, D::kInt8, 7, 16, 16, 3, s8, relu), "c0", "c1", lo, lo);
+  b.Conv("conv2", Op(K::kConv2d, D::kInt8, 7, 16, 16, 3, s8), "c1", "c2", lo, hi);
+  b.Node(proto::ModelNode::ADD, "add1", {"c2", "c0"}, "s1").set_activation(proto::RELU);
+  b.Conv("conv3", Op(K::kConv2d, D::kInt8, 7, 16, 24, 3, s8, relu), "s1", "c3", lo, lo);
+  b.Conv("conv4", Op(K::kConv2d, D::kInt8, 7, 24, 24, 3, s8), "c3", "c4", lo, mid);
+  b.Conv("downsample", Op(K::kConv2d, D::kInt8, 7, 16, 24, 1, s8), "s1", "ds", lo, mid - 20);
+  b.Node(proto::ModelNode::ADD, "add2", {"c4", "ds"}, "s2").set_activation(proto::RELU6);
+  b.Conv("dw", Op(K::kDepthwiseConv2d, D::kInt8, 7, 24, 24, 3, s8), "s2", "dw", mid, mid);
+  b.Node(proto::ModelNode::ADD, "add3", {"dw", "s2"}, "s3");
+  b.Node(proto::ModelNode::GLOBAL_AVG_POOL, "gap", {"s3"}, "gap");
+  b.Node(proto::ModelNode::RESHAPE, "flatten", {"gap"}, "flat");
+  kernels::OpSpec dense = Op(K::kDense, D::kInt8, 1, 24, 40, 1, s8);
+  dense.pad_top = dense.pad_left = dense.pad_bottom = dense.pad_right = 0;
+  b.Conv("fc_a", dense, "flat", "fa", mid, lo + 7);
+  b.Conv("fc_b", dense, "flat", "fb", mid, mid);
+  b.Node(proto::ModelNode::ADD, "add4", {"fb", "fa"}, "f");
+  b.Node(proto::ModelNode::DEQUANTIZE, "dequant", {"f"}, "y");
+  b.graph().set_input("x");
+  b.graph().set_output("y");
+  return b.graph();
+}
+
+class ResidualFusionTest : public ::testing::TestWithParam<std::tuple<bool, float>> {};
+
+// Fused, unfused and reference runs agree bit for bit; the fused pairs are
+// the expected ones, reported as two nodes with the ADD at 0 us.
+TEST_P(ResidualFusionTest, FusedEqualsUnfusedAndTheReference) {
+  const auto [s8, ratio] = GetParam();
+  const proto::ModelGraph g = ResidualGraph(s8, ratio);
+  ExecutorOptions fused, unfused, reference;
+  unfused.fuse = false;
+  reference.reference = true;
+  fused.threads = unfused.threads = 2;
+  absl::StatusOr<std::unique_ptr<Executor>> f = Executor::Create(g, fused);
+  absl::StatusOr<std::unique_ptr<Executor>> u = Executor::Create(g, unfused);
+  absl::StatusOr<std::unique_ptr<Executor>> r = Executor::Create(g, reference);
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE(u.ok()) << u.status();
+  ASSERT_TRUE(r.ok()) << r.status();
+
+  std::map<std::string, std::string> fused_add, fused_into;
+  for (const NodeInfo& n : (*f)->nodes()) {
+    if (!n.fused_add.empty()) fused_add[n.name] = n.fused_add;
+    if (!n.fused_into.empty()) fused_into[n.name] = n.fused_into;
+  }
+  // add1: conv2 (c0 has two readers); add2: the later downsample; add3: the
+  // depthwise convolution declines; add4: the later dense.
+  const std::map<std::string, std::string> want_add = {
+      {"conv2", "add1"}, {"downsample", "add2"}, {"fc_b", "add4"}};
+  const std::map<std::string, std::string> want_into = {
+      {"add1", "conv2"}, {"add2", "downsample"}, {"add4", "fc_b"}};
+  EXPECT_EQ(fused_add, want_add);
+  EXPECT_EQ(fused_into, want_into);
+  for (const NodeInfo& n : (*u)->nodes()) EXPECT_TRUE(n.fused_add.empty() && n.fused_into.empty());
+  for (const NodeInfo& n : (*r)->nodes()) EXPECT_TRUE(n.fused_add.empty() && n.fused_into.empty());
+  // The same nodes; each fused ADD right after its CONV.
+  EXPECT_EQ((*f)->nodes().size(), (*u)->nodes().size());
+  for (size_t i = 0; i + 1 < (*f)->nodes().size(); ++i) {
+    const NodeInfo& n = (*f)->nodes()[i];
+    if (!n.fused_add.empty()) EXPECT_EQ((*f)->nodes()[i + 1].name, n.fused_add);
+  }
+  EXPECT_LT((*f)->activation_bytes(), (*u)->activation_bytes() + 1);
+
+  std::string input = DefaultInput(g);
+  for (int round = 0; round < 3; ++round) {
+    std::string out_f, out_u, out_r;
+    std::vector<double> us;
+    ASSERT_TRUE((*f)->Run(input, &out_f, &us).ok());
+    ASSERT_TRUE((*u)->Run(input, &out_u).ok());
+    ASSERT_TRUE((*r)->Run(input, &out_r).ok());
+    EXPECT_EQ(out_f, out_r) << "round " << round;
+    EXPECT_EQ(out_u, out_r) << "round " << round;
+    ASSERT_EQ(us.size(), (*f)->nodes().size());
+    for (size_t i = 0; i < us.size(); ++i) {
+      if (!(*f)->nodes()[i].fused_into.empty()) EXPECT_EQ(us[i], 0.0);
+    }
+    // Not saturated: the outputs take many values.
+    std::vector<float> y(out_f.size() / 4);
+    std::memcpy(y.data(), out_f.data(), out_f.size());
+    std::sort(y.begin(), y.end());
+    if (ratio == 1.0f) EXPECT_GE(std::unique(y.begin(), y.end()) - y.begin(), 8);
+    std::mt19937 rng(round);
+    for (size_t i = 0; i < input.size(); i += 4) input[i + 1] ^= static_cast<char>(rng() & 0x3f);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TypesAndRatios, ResidualFusionTest,
+                         ::testing::Combine(::testing::Bool(),
+                                            ::testing::Values(1.0f, 1e-3f, 30.0f, 3e4f)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "s8" : "u8") + "_" +
+                                  std::to_string(info.index);
+                         });
 
 // Each mutation of a valid graph is refused with INVALID_ARGUMENT naming
 // what is wrong; none crashes.

@@ -31,6 +31,9 @@ ABSL_FLAG(std::string, input, "",
           "run: a .npy float32 array in the model input's NCHW shape; default: the agent's "
           "deterministic input (seed 1)");
 ABSL_FLAG(std::string, output, "", "run: write the model's output to this .npy file");
+ABSL_FLAG(bool, fuse, true,
+          "run: compute each int8 Add in the epilogue of the convolution before it, where the "
+          "kernel can (the same output bit for bit); --nofuse runs every Add on its own");
 
 namespace qtune::tuner {
 namespace {
@@ -92,6 +95,7 @@ int RunRun(const ParsedArgs& args) {
   if (args.given.count("warmup_runs")) options.warmup_runs = absl::GetFlag(FLAGS_warmup_runs);
   else options.warmup_runs = 0;  // the agent's default
   options.check = absl::GetFlag(FLAGS_check);
+  options.fuse = absl::GetFlag(FLAGS_fuse);
   options.return_output = !absl::GetFlag(FLAGS_output).empty();
   if (!absl::GetFlag(FLAGS_input).empty()) {
     absl::StatusOr<std::string> input = ReadInput(model->graph, absl::GetFlag(FLAGS_input));
@@ -146,6 +150,8 @@ int RunRun(const ParsedArgs& args) {
       line["op_type"] = n != node_of.end() ? OpTypeOf(*n->second)
                                            : absl::AsciiStrToLower(proto::ModelNode::Kind_Name(t.kind()));
       line["median_us"] = json::Number(t.median_us());
+      if (!t.fused_add().empty()) line["fused_add"] = t.fused_add();
+      if (!t.fused_into().empty()) line["fused_into"] = t.fused_into();
       if (auto c = choice_of.find(t.name()); c != choice_of.end()) {
         line["kernel"] = t.kernel();
         line["config"] = std::string(SourceName(c->second->source));
@@ -200,9 +206,13 @@ int RunRun(const ParsedArgs& args) {
         config = std::string(SourceName(c->second->source));
         if (t.alternative()) config += " 1t";  // its one-thread alternative was faster in place
       }
+      // A fused pair: the CONV's time includes the ADD's.
+      std::string kernel = t.kernel();
+      if (!t.fused_add().empty()) kernel += " + " + t.fused_add();
+      if (!t.fused_into().empty()) kernel = "(in " + t.fused_into() + ")";
       std::cout << absl::StrFormat("%-28s %-24s %10.1f %5.1f%%  %-12s %s\n", t.name(), op,
                                    t.median_us(), sum > 0 ? 100 * t.median_us() / sum : 0.0,
-                                   config, t.kernel());
+                                   config, kernel);
     }
     for (const ConfigChoice& c : run->choices) {
       if (!c.note.empty()) std::cout << "  " << c.node << ": " << c.note << "\n";
@@ -243,7 +253,7 @@ Command RunCommand() {
               "Prints the end-to-end median latency and a per-op breakdown. Exit status 1 when "
               "--check finds a difference.",
               {"onnx", "agent", "token", "db", "threads", "runs", "warmup_runs", "check", "input",
-               "output", "json"},
+               "output", "fuse", "json"},
               ""},
           RunRun};
 }

@@ -141,6 +141,7 @@ absl::StatusOr<ModelRun> RunModel(AgentClient& agent, const db::Store* store,
     if (!c.alternative.empty()) (*request.mutable_alternatives())[c.node] = ToProto(c.alternative);
   }
   request.set_threads(run.threads);
+  request.set_no_fusion(!options.fuse);
   request.set_runs(options.runs);
   request.set_warmup_runs(options.warmup_runs);
   request.set_input(options.input);

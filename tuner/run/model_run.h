@@ -32,6 +32,7 @@ struct ModelRunOptions {
   int runs = 20;              // timed runs
   int warmup_runs = 3;
   bool check = false;         // also run the reference executor and compare
+  bool fuse = true;           // fuse int8 ADDs into the CONV before them (RunModelRequest.no_fusion)
   std::string input;          // F32 NCHW bytes of the graph input; empty: the agent's seed-1 input
   bool return_output = false;
   absl::Duration timeout = absl::Minutes(10);  // per RunModel call

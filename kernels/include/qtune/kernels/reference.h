@@ -23,6 +23,14 @@ namespace qtune::kernels {
 // s8 value in two's complement for bounds in [-128, 127] (signed_io).
 uint8_t Requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi);
 
+// One element of a fused residual add (ResidualAdd in kernel.h): the byte of
+// y from the bytes of the convolution's output c and the residual b (u8, or
+// s8 in two's complement when `s8`), with c's zero point `conv_zero_point`
+// (QuantParams::output_zero_point). The binary32 operations of kernel.h's
+// formula, in its order; rne is std::nearbyint.
+uint8_t AddResidual(uint8_t conv, uint8_t residual, int32_t conv_zero_point,
+                    const ResidualAdd& add, bool s8);
+
 // Runs the reference of `op` (int8: u8 in/out, or s8 in/out for signed_io;
 // fp32: float in/out).
 // For fp32, `magnitude` (optional, output_elements() floats) receives
@@ -30,6 +38,13 @@ uint8_t Requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int
 // tolerance (verify.h).
 absl::Status RunReference(const OpSpec& op, const OpData& data, const void* input, void* output,
                           float* magnitude = nullptr);
+
+// The reference of an int8 `op` with its fused residual add
+// (data.residual_add, INVALID_ARGUMENT without one): RunReference, then
+// AddResidual per element with the residual tensor `residual` (the output's
+// type, layout and size).
+absl::Status RunReferenceWithResidual(const OpSpec& op, const OpData& data, const void* input,
+                                      const void* residual, void* output);
 
 }  // namespace qtune::kernels
 
