@@ -87,9 +87,42 @@ inline Vec<T> LoadVec(const T* p) {
   return v;
 }
 
-// One output pixel at a time: the in-bounds taps' addresses first, then
-// per 64-byte chunk of channels the maximum over the taps kept in registers
-// and stored once.
+// The maximum over a window of KH x KW taps that lie inside the image:
+// `top_left` is its first tap, rows `row` elements apart, taps `c` apart.
+// The taps are compile-time offsets, so per 64-byte chunk of channels the
+// loads and maxima run without the generic loop's per-pixel tap list.
+template <int KH, int KW, typename T>
+inline void MaxPoolInterior(const T* top_left, size_t row, size_t c, T* out) {
+  constexpr size_t kChunk = 64 / sizeof(T);
+  size_t ch = 0;
+  for (; ch + kChunk <= c; ch += kChunk) {
+    Vec<T> acc = LoadVec<T>(top_left + ch);
+    for (int r = 0; r < KH; ++r) {
+      for (int s = 0; s < KW; ++s) {
+        if (r == 0 && s == 0) continue;
+        const Vec<T> in = LoadVec<T>(top_left + r * row + s * c + ch);
+        acc = in > acc ? in : acc;
+      }
+    }
+    std::memcpy(out + ch, &acc, sizeof(acc));
+  }
+  for (; ch < c; ++ch) {
+    T acc = top_left[ch];
+    for (int r = 0; r < KH; ++r) {
+      for (int s = 0; s < KW; ++s) {
+        const T in = top_left[r * row + s * c + ch];
+        acc = in > acc ? in : acc;
+      }
+    }
+    out[ch] = acc;
+  }
+}
+
+// One output pixel at a time. Windows of 3x3 taps all inside the image (all
+// but the border pixels of ResNet's max pool) take MaxPoolInterior; others
+// list the in-bounds taps' addresses first, then per 64-byte chunk of
+// channels take the maximum over the taps kept in registers and store it
+// once. Both take the maximum in tap order, as the reference does.
 template <typename T>
 void MaxPoolT(const T* x, const PoolArgs& p, T* y) {
   constexpr size_t kChunk = 64 / sizeof(T);
@@ -104,6 +137,12 @@ void MaxPoolT(const T* x, const PoolArgs& p, T* y) {
         T* out = y + ((static_cast<size_t>(b) * p.out_h + oh) * p.out_w + ow) * c;
         const int s0 = std::max(0, p.pad_left - ow * p.stride_w);
         const int s1 = std::min(p.kernel_w, p.w + p.pad_left - ow * p.stride_w);
+        if (p.kernel_h == 3 && p.kernel_w == 3 && r0 == 0 && r1 == 3 && s0 == 0 && s1 == 3) {
+          const int ih = oh * p.stride_h - p.pad_top, iw = ow * p.stride_w - p.pad_left;
+          MaxPoolInterior<3, 3>(image + (static_cast<size_t>(ih) * p.w + iw) * c,
+                                static_cast<size_t>(p.w) * c, c, out);
+          continue;
+        }
         size_t count = 0;
         for (int r = r0; r < r1; ++r) {
           const int ih = oh * p.stride_h - p.pad_top + r;

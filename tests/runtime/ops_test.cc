@@ -120,31 +120,41 @@ TEST_P(OpsTest, Add) {
   }
 }
 
+// Windows (kernel, stride, padding) with border and interior pixels: the
+// 3x3 ones take the interior fast path for their inner pixels.
 TEST_P(OpsTest, MaxPoolWithPadding) {
-  for (int c : {3, 64, 80}) {
-    PoolArgs p;
-    p.n = 2;
-    p.h = 9;
-    p.w = 7;
-    p.c = c;
-    p.kernel_h = p.kernel_w = 3;
-    p.stride_h = p.stride_w = 2;
-    p.pad_top = p.pad_left = 1;
-    p.out_h = (p.h + 2 - 3) / 2 + 1;
-    p.out_w = (p.w + 2 - 3) / 2 + 1;
-    const size_t in = static_cast<size_t>(p.n) * p.h * p.w * c;
-    const size_t out = static_cast<size_t>(p.n) * p.out_h * p.out_w * c;
-    const std::vector<uint8_t> x = Bytes(in, c);
-    std::vector<uint8_t> a(out), b(out);
-    fast::MaxPoolQ(x.data(), p, type(), a.data());
-    reference::MaxPoolQ(x.data(), p, type(), b.data());
-    EXPECT_EQ(a, b) << "c=" << c;
-    const std::vector<float> fx = Floats(in, 10, c);
-    std::vector<float> fa(out), fb(out);
-    fast::MaxPoolF32(fx.data(), p, fa.data());
-    reference::MaxPoolF32(fx.data(), p, fb.data());
-    for (size_t i = 0; i < out; ++i) {
-      if (!std::isnan(fb[i])) EXPECT_EQ(fa[i], fb[i]) << i;  // NaN order may differ
+  struct Window {
+    int k, stride, pad;
+  };
+  for (const Window win : {Window{3, 2, 1}, Window{3, 1, 1}, Window{3, 2, 0}, Window{2, 2, 0},
+                           Window{5, 1, 2}}) {
+    for (int c : {3, 64, 80}) {
+      SCOPED_TRACE(testing::Message() << "k=" << win.k << " stride=" << win.stride
+                                      << " pad=" << win.pad);
+      PoolArgs p;
+      p.n = 2;
+      p.h = 9;
+      p.w = 7;
+      p.c = c;
+      p.kernel_h = p.kernel_w = win.k;
+      p.stride_h = p.stride_w = win.stride;
+      p.pad_top = p.pad_left = win.pad;
+      p.out_h = (p.h + 2 * win.pad - win.k) / win.stride + 1;
+      p.out_w = (p.w + 2 * win.pad - win.k) / win.stride + 1;
+      const size_t in = static_cast<size_t>(p.n) * p.h * p.w * c;
+      const size_t out = static_cast<size_t>(p.n) * p.out_h * p.out_w * c;
+      const std::vector<uint8_t> x = Bytes(in, c);
+      std::vector<uint8_t> a(out), b(out);
+      fast::MaxPoolQ(x.data(), p, type(), a.data());
+      reference::MaxPoolQ(x.data(), p, type(), b.data());
+      EXPECT_EQ(a, b) << "c=" << c;
+      const std::vector<float> fx = Floats(in, 10, c);
+      std::vector<float> fa(out), fb(out);
+      fast::MaxPoolF32(fx.data(), p, fa.data());
+      reference::MaxPoolF32(fx.data(), p, fb.data());
+      for (size_t i = 0; i < out; ++i) {
+        if (!std::isnan(fb[i])) EXPECT_EQ(fa[i], fb[i]) << i;  // NaN order may differ
+      }
     }
   }
 }
