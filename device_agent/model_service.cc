@@ -25,7 +25,7 @@ namespace qtune::agent {
 namespace {
 
 // Runs of each variant when settling alternative configs (Executor::Settle).
-constexpr int kSettleRounds = 5;
+constexpr int kSettleRounds = 11;
 
 bool IsSha256(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {

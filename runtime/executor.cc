@@ -14,6 +14,7 @@
 #include "proto/convert.h"
 #include "qtune/kernels/buffer.h"
 #include "qtune/kernels/reference.h"
+#include "qtune/kernels/threads.h"
 #include "runtime/ops.h"
 
 namespace qtune::runtime {
@@ -785,6 +786,9 @@ absl::Status Executor::Run(const std::string& input, std::string* output,
                                                    " NCHW), not ", input.size()));
   }
   if (node_us != nullptr) node_us->assign(m.infos.size(), 0.0);
+  // One layer after another: waking a sleeping worker per layer would cost
+  // more than small layers gain from it (kernels/threads.h).
+  const kernels::WorkersStayAwake awake;
   for (Step& step : m.steps) {
     if (node_us == nullptr) {
       m.RunStep(step, input);
@@ -809,23 +813,29 @@ absl::Status Executor::Settle(const std::string& input, int rounds) {
   if (!any || rounds < 1) return absl::OkStatus();
   std::vector<std::vector<double>> primary(m.steps.size()), alternative(m.steps.size());
   std::vector<double> us;
-  for (int r = 0; r < rounds; ++r) {
+  // A first round is not recorded: it touches the buffers and starts the worker
+  // threads for the first time.
+  for (int r = -1; r < rounds; ++r) {
     for (bool alt : {false, true}) {
       for (Step& step : m.steps) step.use_alternative = alt && step.alternative != nullptr;
+      if (r < 0) {
+        if (absl::Status s = Run(input, nullptr); !s.ok()) return s;
+        continue;
+      }
       if (absl::Status s = Run(input, nullptr, &us); !s.ok()) return s;
       for (size_t i = 0; i < m.steps.size(); ++i) {
         (alt ? alternative : primary)[i].push_back(us[m.steps[i].node]);
       }
     }
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  // The fastest round of each: another process's load only ever adds time,
+  // and on a shared machine it can fill a few rounds in a row, which a
+  // median would take for the layer's speed.
+  auto fastest = [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); };
   for (size_t i = 0; i < m.steps.size(); ++i) {
     Step& step = m.steps[i];
     step.use_alternative =
-        step.alternative != nullptr && median(alternative[i]) < median(primary[i]);
+        step.alternative != nullptr && fastest(alternative[i]) < fastest(primary[i]);
     m.infos[step.node].alternative = step.use_alternative;
     if (step.use_alternative) m.infos[step.node].kernel = step.alternative->name();
   }

@@ -89,14 +89,16 @@ class Executor {
   // `input`: the graph input's F32 NCHW bytes (INVALID_ARGUMENT for another
   // size). `output`: the graph output's bytes (F32 little-endian, or U8/S8).
   // `node_us` (optional): the time of each node of nodes(), microseconds (0
-  // for an ADD fused into a CONV).
+  // for an ADD fused into a CONV). The kernels' worker threads stay awake
+  // between layers during the run (kernels/threads.h).
   absl::Status Run(const std::string& input, std::string* output,
                    std::vector<double>* node_us = nullptr);
 
   // For the nodes with an alternative config: runs the model `rounds` times
   // with every primary config and `rounds` times with every alternative,
-  // alternating, and keeps per node the one with the lower median time in
-  // place. Later runs use the choice; nodes() reports it.
+  // alternating, and keeps per node the one whose fastest round in place was
+  // faster (load from other processes only adds time). Later runs use the
+  // choice; nodes() reports it.
   absl::Status Settle(const std::string& input, int rounds);
 
   const std::vector<NodeInfo>& nodes() const;

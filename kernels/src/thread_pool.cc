@@ -1,11 +1,40 @@
 #include "kernels/src/thread_pool.h"
 
+#include <atomic>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
 #include <pthreadpool.h>
 
-namespace qtune::kernels::internal {
+#include "qtune/kernels/threads.h"
+
+namespace qtune::kernels {
+namespace {
+
+std::atomic<int> awake_scopes{0};
+
+// QTUNE_POOL_YIELD set (not empty, not "0"): workers never spin.
+bool YieldAlways() {
+  static const bool yield = [] {
+    const char* v = std::getenv("QTUNE_POOL_YIELD");
+    return v != nullptr && v[0] != '\0' && !(v[0] == '0' && v[1] == '\0');
+  }();
+  return yield;
+}
+
+}  // namespace
+
+WorkersStayAwake::WorkersStayAwake() { awake_scopes.fetch_add(1, std::memory_order_relaxed); }
+WorkersStayAwake::~WorkersStayAwake() { awake_scopes.fetch_sub(1, std::memory_order_relaxed); }
+
+namespace internal {
+
+uint32_t ThreadPool::Flags() {
+  return awake_scopes.load(std::memory_order_relaxed) > 0 && !YieldAlways()
+             ? 0u
+             : uint32_t{PTHREADPOOL_FLAG_YIELD_WORKERS};
+}
 
 ThreadPool::Shared* ThreadPool::SharedPool(int threads) {
   static std::mutex mu;
@@ -32,4 +61,5 @@ ThreadPool::ThreadPool(int threads) {
   }
 }
 
-}  // namespace qtune::kernels::internal
+}  // namespace internal
+}  // namespace qtune::kernels

@@ -2,8 +2,10 @@
 // A handle on a process-wide pool of worker threads (pthreadpool) for the
 // kernels' parallel loops. Handles of the same thread count share one pool,
 // created on first use and kept for the life of the process, so creating a
-// kernel never starts or joins threads. Workers sleep between calls
-// (PTHREADPOOL_FLAG_YIELD_WORKERS), so an idle pool costs no CPU time.
+// kernel never starts or joins threads. Workers sleep as soon as a call ends
+// (PTHREADPOOL_FLAG_YIELD_WORKERS), so an idle pool costs no CPU time;
+// while a WorkersStayAwake (qtune/kernels/threads.h) lives, they spin for a
+// while first, so the next call finds them awake.
 //
 // Thread-safety: Parallelize calls of handles that share a pool take turns
 // (a mutex per pool), so distinct kernels stay safe to run concurrently. A
@@ -13,6 +15,7 @@
 #define QTUNE_KERNELS_SRC_THREAD_POOL_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 
 #include <pthreadpool.h>
@@ -40,7 +43,7 @@ class ThreadPool {
       return;
     }
     std::lock_guard<std::mutex> lock(shared_->mu);
-    pthreadpool_parallelize_2d(shared_->pool, fn, range_i, range_j, PTHREADPOOL_FLAG_YIELD_WORKERS);
+    pthreadpool_parallelize_2d(shared_->pool, fn, range_i, range_j, Flags());
   }
 
   // Calls fn(i) for every i < range.
@@ -51,10 +54,14 @@ class ThreadPool {
       return;
     }
     std::lock_guard<std::mutex> lock(shared_->mu);
-    pthreadpool_parallelize_1d(shared_->pool, fn, range, PTHREADPOOL_FLAG_YIELD_WORKERS);
+    pthreadpool_parallelize_1d(shared_->pool, fn, range, Flags());
   }
 
  private:
+  // The pthreadpool flags of a call now: YIELD_WORKERS unless a
+  // WorkersStayAwake lives (and QTUNE_POOL_YIELD is not set).
+  static uint32_t Flags();
+
   struct Shared {
     pthreadpool_t pool = nullptr;
     std::mutex mu;  // one parallel call at a time
