@@ -17,7 +17,7 @@ export DEBIAN_FRONTEND=noninteractive
 host_packages=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user llvm-16
   protobuf-compiler protobuf-compiler-grpc libpthreadpool-dev)
 arm_packages=(libgrpc++-dev:arm64 libprotobuf-dev:arm64 libabsl-dev:arm64
-  libgtest-dev:arm64 libgmock-dev:arm64 libc6-dev:arm64)
+  libgtest-dev:arm64 libgmock-dev:arm64 libc6-dev:arm64 libsqlite3-dev:arm64 libssl-dev:arm64)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
