@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "oneapi/dnnl/dnnl.hpp"
 #include "qtune/kernels/kernel.h"
 #include "qtune/kernels/op_spec.h"
@@ -41,6 +42,22 @@ const char* IsaName(dnnl::cpu_isa isa) {
     default: return "other";
   }
 }
+
+struct IsaChoice {
+  const char* name;
+  dnnl::cpu_isa isa;
+};
+constexpr IsaChoice kIsaChoices[] = {
+    {"sse41", dnnl::cpu_isa::sse41},
+    {"avx", dnnl::cpu_isa::avx},
+    {"avx2", dnnl::cpu_isa::avx2},
+    {"avx2_vnni", dnnl::cpu_isa::avx2_vnni},
+    {"avx512_core", dnnl::cpu_isa::avx512_core},
+    {"avx512_core_vnni", dnnl::cpu_isa::avx512_core_vnni},
+    {"avx512_core_bf16", dnnl::cpu_isa::avx512_core_bf16},
+    {"avx512_core_amx", dnnl::cpu_isa::avx512_core_amx},
+    {"all", dnnl::cpu_isa::all},
+};
 
 // The eltwise post-op of the fused activation. For int8, post-ops see the
 // scaled accumulator before the destination zero point is added, i.e. the
@@ -216,6 +233,29 @@ std::string OneDnnDescription() {
                                                              : "other";
   return absl::StrCat(v->major, ".", v->minor, ".", v->patch, ", cpu runtime ", runtime,
                       ", isa ", IsaName(dnnl::get_effective_cpu_isa()));
+}
+
+absl::Status LimitOneDnnIsa(const std::string& isa) {
+  std::vector<std::string> names;
+  for (const IsaChoice& c : kIsaChoices) {
+    if (isa != c.name) {
+      names.push_back(c.name);
+      continue;
+    }
+    try {
+      if (dnnl::set_max_cpu_isa(c.isa) != dnnl::status::success) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("oneDNN refused to hold its ISA to ", isa,
+                         " (it must be set before any primitive is created)"));
+      }
+    } catch (const dnnl::error& e) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("oneDNN refused to hold its ISA to ", isa, ": ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ISA '", isa, "' (one of ", absl::StrJoin(names, ", "), ")"));
 }
 
 absl::StatusOr<std::unique_ptr<OneDnnOp>> OneDnnOp::Create(const kernels::OpInstance& instance,

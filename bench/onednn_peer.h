@@ -36,6 +36,15 @@ namespace qtune::bench {
 // "2.6.3, cpu runtime OpenMP, isa avx512_core_bf16".
 std::string OneDnnDescription();
 
+// Holds oneDNN to at most `isa` for the rest of the process (dnnl::set_max_cpu_isa; the same
+// as ONEDNN_MAX_CPU_ISA), so that a run can compare against oneDNN's kernels of a lower ISA,
+// e.g. its VNNI kernels on a CPU with AMX. `isa` is one of sse41, avx, avx2, avx2_vnni,
+// avx512_core, avx512_core_vnni, avx512_core_bf16, avx512_core_amx, all. A cap above the CPU's
+// ISA is allowed and changes nothing (OneDnnDescription() reports the effective ISA).
+// INVALID_ARGUMENT for an unknown name; FAILED_PRECONDITION when oneDNN refuses, which it does
+// once any primitive was created: call it first.
+absl::Status LimitOneDnnIsa(const std::string& isa);
+
 class OneDnnOp {
  public:
   // The primitive for instance.op (conv2d or dense, int8 or fp32) running on

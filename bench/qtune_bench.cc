@@ -81,6 +81,9 @@ process with one protocol (see docs/bench.md).
   --onednn-src-zp MODE attr: source zero point as a oneDNN attribute (default);
                        fold: folded into oneDNN's bias (lets 2.6 use brgconv; outputs
                        with padded taps are then not compared)
+  --peer-max-isa ISA   hold oneDNN to at most ISA (avx512_core_vnni: its VNNI kernels on a
+                       CPU with AMX; also avx2, avx512_core, avx512_core_amx, all, ...);
+                       the report names the ISA oneDNN then runs (docs/bench.md)
   --json OUT           write the results as JSON to OUT
   --dtype LIST         dtypes to time: int8,fp32 (default both)
   --rounds R           measurement rounds (default 5)
@@ -103,6 +106,7 @@ struct Options {
   std::string strategy = "random";
   std::string peer = "onednn";
   bool fold_src_zero_point = false;
+  std::string peer_max_isa;  // empty: oneDNN's own choice
   std::string json;
   bool int8 = true;
   bool fp32 = true;
@@ -204,6 +208,8 @@ absl::StatusOr<Options> ParseArgs(int argc, char** argv) {
             absl::StrCat("--onednn-src-zp: '", value, "' is neither 'attr' nor 'fold'"));
       }
       o.fold_src_zero_point = value == "fold";
+    } else if (name == "peer-max-isa") {
+      o.peer_max_isa = value;
     } else if (name == "json") {
       o.json = value;
     } else if (name == "dtype") {
@@ -986,6 +992,12 @@ void EnsurePassiveOpenMp(char** argv) {
 }
 
 absl::Status Run(const Options& o) {
+  // Before anything asks oneDNN which ISA it runs: that fixes it.
+  if (!o.peer_max_isa.empty()) {
+    if (absl::Status s = LimitOneDnnIsa(o.peer_max_isa); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("--peer-max-isa: ", s.message()));
+    }
+  }
   QTUNE_ASSIGN_OR_RETURN(std::vector<BenchLayer> layers, SelectLayers(o));
   std::unique_ptr<db::Store> store;
   std::string device_key;
@@ -995,11 +1007,13 @@ absl::Status Run(const Options& o) {
   }
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   const std::string omp_policy = policy != nullptr ? policy : "(unset)";
-  std::fprintf(stderr, "qtune-bench: %zu layers, threads %s, %s, oneDNN %s, OMP_WAIT_POLICY=%s\n",
+  const std::string held =
+      o.peer_max_isa.empty() ? "" : absl::StrCat(" (held to ", o.peer_max_isa, " by --peer-max-isa)");
+  std::fprintf(stderr, "qtune-bench: %zu layers, threads %s, %s, oneDNN %s%s, OMP_WAIT_POLICY=%s\n",
                layers.size(), absl::StrJoin(o.threads, ",").c_str(),
                store ? absl::StrCat("configs from ", o.db, " (device ", device_key, ")").c_str()
                      : absl::StrCat(o.trials, " trials per dtype (", o.strategy, ")").c_str(),
-               OneDnnDescription().c_str(), omp_policy.c_str());
+               OneDnnDescription().c_str(), held.c_str(), omp_policy.c_str());
 
   std::vector<std::unique_ptr<LayerResult>> all;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -1088,6 +1102,7 @@ absl::Status Run(const Options& o) {
     root["model"] = model_mode ? o.model : "";
     root["summary_scope"] = summary_label;
     root["peer"] = absl::StrCat("oneDNN ", OneDnnDescription());
+    root["peer_max_isa"] = o.peer_max_isa.empty() ? std::string("(none)") : o.peer_max_isa;
     root["omp_wait_policy"] = omp_policy;
     root["onednn_src_zero_point"] = o.fold_src_zero_point ? "fold" : "attr";
     root["config_source"] = store ? absl::StrCat("db:", o.db) : absl::StrCat("tuned:", o.strategy);

@@ -79,6 +79,27 @@ def main():
         if key not in summary:
             fail(f"summary: missing key {key}")
 
+    # --peer-max-isa: oneDNN held to AVX2 runs AVX2 kernels and says so.
+    held = os.path.join(workdir, "held.json")
+    proc = subprocess.run([bench, "conv", "--threads", "1", "--trials", "2", "--rounds", "1",
+                           "--block-ms", "1", "--block-runs", "2", "--trial-ms", "1",
+                           "--max-remeasure", "0", "--dtype", "int8", "--peer-max-isa", "avx2",
+                           "--shape", shapes[0], "--json", held],
+                          capture_output=True, text=True, timeout=50)
+    if proc.returncode != 0:
+        fail(f"--peer-max-isa avx2: exit {proc.returncode}: {proc.stderr}")
+    with open(held) as f:
+        doc = json.load(f)
+    if doc.get("peer_max_isa") != "avx2" or not doc["peer"].endswith("isa avx2"):
+        fail(f"--peer-max-isa avx2: peer {doc.get('peer')!r}, peer_max_isa {doc.get('peer_max_isa')!r}")
+    for layer in doc["runs"][0]["layers"]:
+        if "avx512" in layer["int8"]["onednn_impl"]:
+            fail(f"--peer-max-isa avx2: oneDNN ran {layer['int8']['onednn_impl']}")
+    bad = subprocess.run([bench, "conv", "--shape", shapes[0], "--peer-max-isa", "avx9"],
+                         capture_output=True, text=True, timeout=20)
+    if bad.returncode != 2 or bad.stderr.count("\n") != 1 or "avx9" not in bad.stderr:
+        fail(f"bad --peer-max-isa: exit {bad.returncode}, stderr {bad.stderr!r}")
+
     bad = subprocess.run([bench, "conv", "--shape", "N=1,H=0"], capture_output=True,
                          text=True, timeout=20)
     if bad.returncode != 2 or bad.stderr.count("\n") != 1:
