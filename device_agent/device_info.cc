@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "qtune/kernels/amx.h"
 #include "qtune/kernels/build_id.h"
 #include "qtune/kernels/kernel.h"
 
@@ -367,6 +368,8 @@ proto::DeviceInfo Probe() {
   info.set_build_id(std::string(BuildId()));
   info.set_kernel_build_id(std::string(kernels::KernelBuildId()));
   for (const std::string& path : kernels::HostTarget().paths) info.add_kernel_paths(path);
+  const kernels::AmxSupport& amx = kernels::AmxSupportOfThisProcess();
+  info.set_amx(amx.usable ? "usable" : absl::StrCat("unavailable: ", amx.reason));
   return info;
 }
 

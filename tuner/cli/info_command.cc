@@ -41,6 +41,8 @@ int RunInfo(const ParsedArgs&) {
             << absl::StrFormat("isa features  %s\n", absl::StrJoin(info.isa_features(), " "))
             << absl::StrFormat("caches        %s\n", absl::StrJoin(caches, ", "))
             << absl::StrFormat("kernel paths  %s\n", absl::StrJoin(info.kernel_paths(), " "))
+            << absl::StrFormat("amx           %s\n",
+                               info.amx().empty() ? "unknown (agent predates the AMX probe)" : info.amx())
             << absl::StrFormat("agent         %s (build %s) at %s\n", info.agent_version(),
                                info.build_id(), (*agent)->address())
             << absl::StrFormat("kernel build  %s\n", info.kernel_build_id().empty()
