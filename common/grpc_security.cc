@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/status_macros.h"
 
 namespace qtune {
 namespace {
@@ -179,16 +180,18 @@ absl::Status CheckClientSecurity(std::string_view target, std::string_view tls_c
                    address->ToString(), " without TLS (--tls-ca)"));
 }
 
+absl::StatusOr<std::string> ReadCaFile(std::string_view path, std::string_view flag) {
+  absl::StatusOr<std::string> ca = ReadPemFile(path, flag);
+  if (!ca.ok()) return ca.status();
+  QTUNE_RETURN_IF_ERROR(NeedPem(*ca, "-----BEGIN CERTIFICATE-----", flag, path, "certificate"));
+  return ca;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     std::string_view tls_ca_file) {
   if (tls_ca_file.empty()) return grpc::InsecureChannelCredentials();
-  absl::StatusOr<std::string> ca = ReadPemFile(tls_ca_file, "--tls-ca");
+  absl::StatusOr<std::string> ca = ReadCaFile(tls_ca_file, "--tls-ca");
   if (!ca.ok()) return ca.status();
-  if (absl::Status s =
-          NeedPem(*ca, "-----BEGIN CERTIFICATE-----", "--tls-ca", tls_ca_file, "certificate");
-      !s.ok()) {
-    return s;
-  }
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = *ca;
   return grpc::SslCredentials(options);

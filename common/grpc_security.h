@@ -83,6 +83,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 absl::Status CheckClientSecurity(std::string_view target, std::string_view tls_ca_file,
                                  std::string_view flag);
 
+// The PEM text of the CA certificate file `path` (at most 1 MiB), for the
+// option `flag` (named in messages, e.g. "--tls-ca"). INVALID_ARGUMENT when
+// it cannot be read, is too large or holds no PEM certificate.
+absl::StatusOr<std::string> ReadCaFile(std::string_view path, std::string_view flag);
+
 // Channel credentials that trust only the CA certificates of `tls_ca_file`
 // (PEM; the server's certificate must name the host dialled, e.g. with
 // subjectAltName IP:127.0.0.1), or insecure credentials when it is empty.

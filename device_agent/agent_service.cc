@@ -14,7 +14,7 @@
 #include "device_agent/device_info.h"
 #include "device_agent/measure_options.h"
 #include "device_agent/model_service.h"
-#include "device_agent/rpc_guard.h"
+#include "common/rpc_guard.h"
 #include "proto/convert.h"
 #include "proto/qtune.grpc.pb.h"
 #include "qtune/kernels/kernel.h"
@@ -33,7 +33,7 @@ class DeviceAgentService final : public proto::DeviceAgent::Service {
 
   grpc::Status GetDeviceInfo(grpc::ServerContext* context, const proto::GetDeviceInfoRequest*,
                              proto::DeviceInfo* reply) override {
-    return Guard([&] {
+    return Guard("agent", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       *reply = info_;
       // The clock is re-measured per call (~0.1 s), so that a job records
@@ -48,7 +48,7 @@ class DeviceAgentService final : public proto::DeviceAgent::Service {
   grpc::Status DescribeSpace(grpc::ServerContext* context,
                              const proto::DescribeSpaceRequest* request,
                              proto::ConfigSpace* reply) override {
-    return Guard([&] {
+    return Guard("agent", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       absl::StatusOr<kernels::OpSpec> op = BoundedOp(request->op());
       if (!op.ok()) return ToGrpc(op.status());
@@ -61,7 +61,7 @@ class DeviceAgentService final : public proto::DeviceAgent::Service {
 
   grpc::Status RunTrials(grpc::ServerContext* context, const proto::RunTrialsRequest* request,
                          grpc::ServerWriter<proto::TrialResult>* writer) override {
-    return Guard([&] {
+    return Guard("agent", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       if (request->configs_size() > kMaxConfigsPerRequest) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_security.h"
 #include "common/sha256.h"
-#include "device_agent/rpc_guard.h"
+#include "common/rpc_guard.h"
 #include "proto/convert.h"
 #include "proto/model.grpc.pb.h"
 #include "runtime/executor.h"
@@ -99,7 +99,7 @@ class ModelRunnerService final : public proto::ModelRunner::Service {
 
   grpc::Status LoadModel(grpc::ServerContext* context, grpc::ServerReader<proto::ModelChunk>* reader,
                          proto::LoadModelReply* reply) override {
-    return Guard([&] {
+    return Guard("agent", [&] {
       if (absl::Status auth = CheckToken(*context, options_.token); !auth.ok()) return ToGrpc(auth);
       proto::ModelChunk chunk;
       if (!reader->Read(&chunk)) {
@@ -164,7 +164,7 @@ class ModelRunnerService final : public proto::ModelRunner::Service {
 
   grpc::Status RunModel(grpc::ServerContext* context, const proto::RunModelRequest* request,
                         proto::RunModelReply* reply) override {
-    return Guard([&] {
+    return Guard("agent", [&] {
       if (absl::Status auth = CheckToken(*context, options_.token); !auth.ok()) return ToGrpc(auth);
       std::shared_ptr<const proto::ModelGraph> graph = cache_.Find(request->sha256());
       if (graph == nullptr) {
@@ -191,21 +191,26 @@ class ModelRunnerService final : public proto::ModelRunner::Service {
       options.fuse = !request->no_fusion();
       std::string key = absl::StrCat(request->sha256(), "|", options.threads, "|",
                                      options.reference, "|", options.fuse);
-      for (const auto& [name, config] : request->configs()) {
-        if (!conv_nodes.count(name)) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              absl::StrCat("a config for '", name,
-                                           "', which is not a convolution of the model"));
+      // Configs by node name, for convolutions of the model only.
+      auto take = [&](const auto& given, const char* what,
+                      std::map<std::string, kernels::Config>& into) -> grpc::Status {
+        for (const auto& [name, config] : given) {
+          if (!conv_nodes.count(name)) {
+            return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat(what, " for '", name,
+                                             "', which is not a convolution of the model"));
+          }
+          into[name] = FromProto(config);
         }
-        options.configs[name] = FromProto(config);
+        return grpc::Status::OK;
+      };
+      if (grpc::Status s = take(request->configs(), "a config", options.configs); !s.ok()) {
+        return s;
       }
-      for (const auto& [name, config] : request->alternatives()) {
-        if (!conv_nodes.count(name)) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              absl::StrCat("an alternative config for '", name,
-                                           "', which is not a convolution of the model"));
-        }
-        options.alternatives[name] = FromProto(config);
+      if (grpc::Status s = take(request->alternatives(), "an alternative config",
+                                options.alternatives);
+          !s.ok()) {
+        return s;
       }
       for (const auto& [name, config] : options.configs) {
         absl::StrAppend(&key, "|", name, "=", kernels::ConfigToString(config));

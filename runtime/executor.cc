@@ -550,9 +550,9 @@ absl::Status Executor::Impl::AddConv(const proto::ModelNode& node, Step& step,
 // input the residual (kernel.h's ResidualAdd). The fused step keeps the
 // convolution's place, so the residual must be computed before it: where
 // both inputs are such convolutions, the later one fuses. The fused sum is
-// the convolution's
-// term plus the residual's: the ADD's two terms, in either order (binary32
-// addition commutes), so the result equals the unfused pair's bit for bit.
+// the convolution's term plus the residual's: the ADD's two terms, in either
+// order (binary32 addition commutes), so the result equals the unfused
+// pair's bit for bit.
 // Returns, per step, the ADD step its convolution would fuse (or -1).
 std::vector<int> Executor::Impl::FindResidualAdds() const {
   std::vector<int> fuse(steps.size(), -1);

@@ -8,7 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/cli.h"
+#include "common/grpc_security.h"
 #include "common/status_macros.h"
 #include "proto/convert.h"
 #include "tuner/cli/commands.h"
@@ -45,18 +45,10 @@ ABSL_FLAG(std::string, agent_tls_ca, "",
 namespace qtune::tuner {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read the ", what, " ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 absl::StatusOr<std::unique_ptr<DaemonClient>> ConnectDaemon() {
   DaemonClientOptions options;
   if (!absl::GetFlag(FLAGS_tls_ca).empty()) {
-    QTUNE_ASSIGN_OR_RETURN(options.tls_ca_pem, ReadFile(absl::GetFlag(FLAGS_tls_ca), "CA file"));
+    QTUNE_ASSIGN_OR_RETURN(options.tls_ca_pem, ReadCaFile(absl::GetFlag(FLAGS_tls_ca), "--tls-ca"));
   }
   return DaemonClient::Connect(absl::GetFlag(FLAGS_server), Token(), options);
 }

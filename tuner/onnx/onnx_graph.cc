@@ -41,6 +41,19 @@ bool Known(const ValueInfo* v) {
   return true;
 }
 
+// Appends the `n` elements of type T in `raw` (ONNX raw_data: little-endian,
+// as on every host qtune builds for). False when its size is not n * sizeof(T).
+template <typename T>
+bool AppendRaw(const std::string& raw, int64_t n, std::vector<int64_t>& out) {
+  if (static_cast<int64_t>(raw.size()) != n * static_cast<int64_t>(sizeof(T))) return false;
+  for (int64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T));
+    out.push_back(v);
+  }
+  return true;
+}
+
 }  // namespace
 
 int64_t ElementCount(const onnx::TensorProto& tensor) {
@@ -71,24 +84,14 @@ absl::StatusOr<std::vector<int64_t>> IntegerData(const onnx::TensorProto& t) {
       break;
     case kInt32:
       if (!raw.empty()) {
-        if (static_cast<int64_t>(raw.size()) != 4 * n) return bad("raw data size does not match");
-        for (int64_t i = 0; i < n; ++i) {
-          int32_t v;
-          std::memcpy(&v, raw.data() + 4 * i, 4);
-          out.push_back(v);
-        }
+        if (!AppendRaw<int32_t>(raw, n, out)) return bad("raw data size does not match");
       } else {
         for (int32_t v : t.int32_data()) out.push_back(v);
       }
       break;
     case kInt64:
       if (!raw.empty()) {
-        if (static_cast<int64_t>(raw.size()) != 8 * n) return bad("raw data size does not match");
-        for (int64_t i = 0; i < n; ++i) {
-          int64_t v;
-          std::memcpy(&v, raw.data() + 8 * i, 8);
-          out.push_back(v);
-        }
+        if (!AppendRaw<int64_t>(raw, n, out)) return bad("raw data size does not match");
       } else {
         for (int64_t v : t.int64_data()) out.push_back(v);
       }

@@ -2,11 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <exception>
-#include <fstream>
-#include <functional>
 #include <mutex>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -15,6 +11,7 @@
 #include "common/grpc_health.h"
 #include "common/grpc_security.h"
 #include "common/listen_address.h"
+#include "common/rpc_guard.h"
 #include "common/status_macros.h"
 #include "proto/convert.h"
 #include "proto/qtune.grpc.pb.h"
@@ -24,35 +21,6 @@
 
 namespace qtune::tuner {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
-// Runs a handler body; an exception becomes INTERNAL instead of escaping
-// into gRPC.
-grpc::Status Guard(const std::function<grpc::Status()>& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("daemon error: ", e.what()));
-  } catch (...) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "daemon error: unknown exception");
-  }
-}
-
-absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read the ", what, " ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("the ", what, " ", path, " is empty"));
-  }
-  return text.str();
-}
 
 // A job's final states, where a watch ends.
 bool WatchEnds(const proto::JobStatus& s) {
@@ -67,7 +35,7 @@ class TunerService final : public proto::Tuner::Service {
 
   grpc::Status SubmitJob(grpc::ServerContext* context, const proto::SubmitJobRequest* request,
                          proto::JobStatus* reply) override {
-    return Guard([&] {
+    return Guard("daemon", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       absl::StatusOr<proto::JobStatus> status = jobs_.Submit(request->spec());
       if (!status.ok()) return ToGrpc(status.status());
@@ -78,7 +46,7 @@ class TunerService final : public proto::Tuner::Service {
 
   grpc::Status WatchJob(grpc::ServerContext* context, const proto::WatchJobRequest* request,
                         grpc::ServerWriter<proto::JobStatus>* writer) override {
-    return Guard([&] {
+    return Guard("daemon", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       int64_t version = 0;
       while (true) {
@@ -100,7 +68,7 @@ class TunerService final : public proto::Tuner::Service {
 
   grpc::Status CancelJob(grpc::ServerContext* context, const proto::CancelJobRequest* request,
                          proto::JobStatus* reply) override {
-    return Guard([&] {
+    return Guard("daemon", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       absl::StatusOr<proto::JobStatus> status = jobs_.Cancel(request->job_id());
       if (!status.ok()) return ToGrpc(status.status());
@@ -111,7 +79,7 @@ class TunerService final : public proto::Tuner::Service {
 
   grpc::Status ListJobs(grpc::ServerContext* context, const proto::ListJobsRequest*,
                         proto::ListJobsResponse* reply) override {
-    return Guard([&] {
+    return Guard("daemon", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       absl::StatusOr<std::vector<proto::JobStatus>> jobs = jobs_.List();
       if (!jobs.ok()) return ToGrpc(jobs.status());
@@ -122,7 +90,7 @@ class TunerService final : public proto::Tuner::Service {
 
   grpc::Status ListDevices(grpc::ServerContext* context, const proto::ListDevicesRequest*,
                            proto::ListDevicesResponse* reply) override {
-    return Guard([&] {
+    return Guard("daemon", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       for (proto::DeviceInfo& d : pool_.Devices()) *reply->add_devices() = std::move(d);
       for (proto::AgentStatus& a : pool_.Agents()) *reply->add_agents() = std::move(a);
@@ -132,7 +100,7 @@ class TunerService final : public proto::Tuner::Service {
 
   grpc::Status RegisterAgent(grpc::ServerContext* context, const proto::RegisterAgentRequest* request,
                              proto::DeviceInfo* reply) override {
-    return Guard([&] {
+    return Guard("daemon", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       absl::StatusOr<proto::DeviceInfo> info =
           jobs_.RegisterAgent(request->address(), request->token(), request->heartbeat());
@@ -144,7 +112,7 @@ class TunerService final : public proto::Tuner::Service {
 
   grpc::Status QueryBest(grpc::ServerContext* context, const proto::QueryBestRequest* request,
                          proto::QueryBestResponse* reply) override {
-    return Guard([&] {
+    return Guard("daemon", [&] {
       if (grpc::Status auth = Authenticate(*context); !auth.ok()) return auth;
       absl::StatusOr<kernels::OpSpec> op = FromProto(request->op());
       if (!op.ok()) return ToGrpc(op.status());
@@ -218,7 +186,7 @@ absl::StatusOr<std::unique_ptr<DaemonServer>> DaemonServer::Start(DaemonOptions 
                          MakeServerCredentials(security));
   std::string agent_ca;
   if (!options.agent_tls_ca_file.empty()) {
-    QTUNE_ASSIGN_OR_RETURN(agent_ca, ReadPem(options.agent_tls_ca_file, "agents' CA"));
+    QTUNE_ASSIGN_OR_RETURN(agent_ca, ReadCaFile(options.agent_tls_ca_file, "--agent-tls-ca"));
   }
 
   auto impl = std::make_unique<Impl>();
